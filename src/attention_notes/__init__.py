@@ -1,0 +1,50 @@
+"""Attention Notes: the code behind the study notes on attention.
+
+Every code block in the docs imports from this package, so the pages and the
+code cannot drift apart. One module per concept:
+
+- :mod:`attention_notes.data`: the toy sentence "Your journey starts with one step".
+- :mod:`attention_notes.softmax`: naive and numerically stable softmax.
+- :mod:`attention_notes.simple_attention`: self-attention without trainable weights.
+
+Shape legend (batch-first everywhere):
+
+====  ==============================================
+``B``  batch size
+``T``  query / sequence length
+``S``  source (key) length
+``D``  embedding size
+``H``  number of heads
+====  ==============================================
+
+Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
+"any number of batch dimensions, including none".
+"""
+
+from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.simple_attention import (
+    all_scores,
+    all_scores_loop,
+    context_vector,
+    context_vectors,
+    query_scores,
+    query_scores_loop,
+    scores_to_weights,
+    simple_self_attention,
+)
+from attention_notes.softmax import softmax_naive, softmax_stable
+
+__all__ = [
+    "TOKENS",
+    "all_scores",
+    "all_scores_loop",
+    "context_vector",
+    "context_vectors",
+    "journey_inputs",
+    "query_scores",
+    "query_scores_loop",
+    "scores_to_weights",
+    "simple_self_attention",
+    "softmax_naive",
+    "softmax_stable",
+]
