@@ -20,9 +20,7 @@ OUTPUT = re.compile(r"\n" + re.escape(MARKER) + r"\n\n```text[^\n]*\n(.*?)^```\n
 
 
 def run(code: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"snippet failed:\n{code}\n{done.stderr}")
     return done.stdout

@@ -46,7 +46,9 @@ def check_tensor(
             f"{name} must have a floating-point dtype (e.g. torch.float32), got {x.dtype}"
         )
     if x.numel() == 0:
-        raise ValueError(f"{name} must be {wanted} with no zero-sized dimension, got {_shape(x)}")
+        raise ValueError(
+            f"{name} must not be empty: need {wanted}, each size >= 1, got {_shape(x)}"
+        )
     if torch.isnan(x).any():
         raise ValueError(f"{name} contains NaN; attention over NaN values has no meaning")
     bad = torch.isposinf(x) if allow_neg_inf else torch.isinf(x)

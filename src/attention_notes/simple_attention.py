@@ -115,7 +115,8 @@ def context_vector(inputs: torch.Tensor, attn_weights: torch.Tensor) -> torch.Te
     """
     inputs = check_tensor("inputs", inputs, ["(T, D)"])
     attn_weights = check_tensor("attn_weights", attn_weights, ["(T,)"])
-    check_size("attn_weights", attn_weights.shape[0], inputs.shape[0], "length T = inputs.shape[0] =")
+    T = inputs.shape[0]
+    check_size("attn_weights", attn_weights.shape[0], T, "length T = inputs.shape[0] =")
     _check_weights("attn_weights", attn_weights)
     return attn_weights @ inputs  # (T,) @ (T, D) -> (D,)
 
@@ -134,7 +135,8 @@ def context_vectors(inputs: torch.Tensor, attn_weights: torch.Tensor) -> torch.T
             f"attn_weights must be {'(B, T, S)' if inputs.dim() == 3 else '(T, S)'} "
             f"to match inputs of shape {tuple(inputs.shape)}, got {tuple(attn_weights.shape)}"
         )
-    check_size("attn_weights", attn_weights.shape[-1], inputs.shape[-2], "last dimension S = inputs.shape[-2] =")
+    S = inputs.shape[-2]
+    check_size("attn_weights", attn_weights.shape[-1], S, "last dimension S = inputs.shape[-2] =")
     if inputs.dim() == 3:
         check_size("attn_weights", attn_weights.shape[0], inputs.shape[0], "batch size B =")
     _check_weights("attn_weights", attn_weights)

@@ -1,0 +1,172 @@
+"""The docs are code too: every snippet runs, and both languages say the same thing.
+
+pytest-codeblocks runs the snippets (see pyproject.toml). These tests make sure
+it actually sees all of them, that each one is checked against an expected
+output, and that the Japanese and English pages cannot drift apart.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+from pytest_codeblocks import extract_from_file
+
+from tests.markdown import (
+    README,
+    ROOT,
+    english_of,
+    fences,
+    headings,
+    ja_pages,
+    pages,
+    prose_lines,
+)
+
+MARKDOWN = [*pages(), README]
+IDS = [str(p.relative_to(ROOT)) for p in MARKDOWN]
+JA = ja_pages()
+JA_IDS = [p.stem for p in JA]
+
+
+def test_there_are_pages_in_both_languages():
+    assert len(JA) >= 4
+    for ja in JA:
+        assert english_of(ja).exists(), f"{ja.name} has no English version"
+    for page in pages():
+        if page.name.endswith(".en.md"):
+            assert page.with_name(page.name[: -len(".en.md")] + ".md").exists()
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=IDS)
+def test_every_python_fence_is_collected(path: Path):
+    """A ```py, ```python title=..., ```python linenums=... or ~~~python fence is
+    silently skipped by pytest-codeblocks. Only a bare ```python runs."""
+    odd = [
+        f"line {f.line}: {f.info!r}" for f in fences(path) if f.looks_python and f.info != "python"
+    ]
+    assert not odd, f"{path.name}: Python fences pytest-codeblocks would skip: {odd}"
+    odd = [f.line for f in fences(path) if f.info == "python" and not f.body.strip()]
+    assert not odd, f"{path.name}: empty Python fences at lines {odd}"
+
+    seen = sum(f.info == "python" for f in fences(path))
+    collected = [b for b in extract_from_file(path) if b.syntax == "python"]
+    # A python fence swallowed as another block's expected output or joined
+    # with `cont` would make these differ.
+    assert len(collected) == seen
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=IDS)
+def test_every_python_block_stands_alone_and_is_checked(path: Path):
+    for block in extract_from_file(path):
+        if block.syntax != "python":
+            continue
+        where = f"{path.name}, block at line {block.lineno}"
+        assert block.expected_output, f"{where}: no expected output follows it"
+        assert not block.marks and block.importorskip is None, f"{where}: skipped or marked"
+        assert "from attention_notes import" in block.code, f"{where}: does not use the package"
+        if re.search(
+            r"torch\.(rand|randn|randint|randperm|normal)\b|nn\.(Linear|Embedding)", block.code
+        ):
+            assert "torch.manual_seed(" in block.code, f"{where}: random without its own seed"
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=IDS)
+def test_no_executed_shell_fences(path: Path):
+    """sh/bash fences are executed by pytest-codeblocks; commands for the reader
+    are written as `console` so that `make serve` is not run by the tests."""
+    shell = [f.line for f in fences(path) if f.language in {"sh", "bash", "shell", "zsh"}]
+    assert not shell, f"{path.name}: shell fences at lines {shell}; use ```console"
+
+
+@pytest.mark.parametrize("ja", JA, ids=JA_IDS)
+def test_both_languages_have_the_same_code_and_outputs(ja: Path):
+    en = english_of(ja)
+
+    def code(path: Path) -> list[tuple[str, str]]:
+        # The expected-output fence carries a translated title; compare the language only.
+        return [(f.language, f.body) for f in fences(path)]
+
+    assert code(ja) == code(en)
+    blocks = [(b.code, b.expected_output) for b in extract_from_file(ja)]
+    assert blocks == [(b.code, b.expected_output) for b in extract_from_file(en)]
+
+
+@pytest.mark.parametrize("ja", JA, ids=JA_IDS)
+def test_both_languages_have_the_same_anchors(ja: Path):
+    en = english_of(ja)
+    for path in (ja, en):
+        missing = [text for _, text, anchor in headings(path) if anchor is None]
+        assert not missing, f"{path.name}: headings without an explicit {{#anchor}}: {missing}"
+    assert [(lv, a) for lv, _, a in headings(ja)] == [(lv, a) for lv, _, a in headings(en)]
+
+
+def _targets(path: Path, pattern: str) -> list[str]:
+    text = "\n".join(prose_lines(path))
+    return sorted(re.findall(pattern, text))
+
+
+@pytest.mark.parametrize("ja", JA, ids=JA_IDS)
+def test_both_languages_link_to_the_same_places_and_show_the_same_figures(ja: Path):
+    en = english_of(ja)
+    images = r"!\[[^\]]*\]\(([^)\s]+)"
+    links = r"(?<!!)\[[^\]]*\]\(([^)\s]+)"
+    assert _targets(ja, images) == _targets(en, images)
+    assert _targets(ja, links) == _targets(en, links)
+
+
+@pytest.mark.parametrize("ja", JA, ids=JA_IDS)
+def test_both_languages_have_the_same_display_maths(ja: Path):
+    def maths(path: Path) -> list[str]:
+        return re.findall(r"^\$\$\n(.*?)\n\$\$$", "\n".join(prose_lines(path)), re.S | re.M)
+
+    assert maths(ja) == maths(english_of(ja))
+
+
+# ---- glossary -----------------------------------------------------------------
+
+
+def _table(path: Path) -> list[list[str]]:
+    rows = [line for line in prose_lines(path) if line.startswith("|")]
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    return [r for r in cells[2:]]  # drop the header and the |---| line
+
+
+GLOSSARY_JA = Path(__file__).resolve().parent.parent / "docs" / "glossary.md"
+
+
+def test_glossary_pairs_match_in_both_languages():
+    ja_pairs = {(row[1], row[0]) for row in _table(GLOSSARY_JA)}
+    en_pairs = {(row[0], row[1]) for row in _table(english_of(GLOSSARY_JA))}
+    assert ja_pairs == en_pairs
+    assert len(ja_pairs) >= 20
+
+
+def _avoided_variants() -> dict[str, str]:
+    avoided = {}
+    for row in _table(GLOSSARY_JA):
+        for variant in filter(None, (v.strip() for v in row[3].split("、"))):
+            avoided[variant] = row[0]
+    return avoided
+
+
+def _japanese_prose(path: Path) -> str:
+    text = "\n".join(prose_lines(path))
+    text = re.sub(r"`[^`]*`", " ", text)  # inline code
+    text = re.sub(r"\$[^$]*\$", " ", text)  # inline and display maths
+    text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
+    return text.replace("Attention Notes", " ")  # the site's name stays as it is
+
+
+@pytest.mark.parametrize("ja", [p for p in JA if p != GLOSSARY_JA], ids=lambda p: p.stem)
+def test_japanese_pages_use_the_glossary_terms(ja: Path):
+    prose = _japanese_prose(ja)
+    found = {v: term for v, term in _avoided_variants().items() if v in prose}
+    assert not found, f"{ja.name}: use the glossary's term instead: {found}"
+
+
+def test_glossary_check_would_catch_a_variant(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text("Attentionの重みを計算します。`Attention` in code is fine.\n", encoding="utf-8")
+    prose = _japanese_prose(page)
+    assert "Attention" in prose and prose.count("Attention") == 1
+    assert "Attention" in _avoided_variants()

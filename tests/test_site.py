@@ -1,0 +1,126 @@
+"""The built site: strict build, both languages, no third-party requests, maths from our own files."""
+
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.markdown import ROOT, headings, ja_pages
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the site once with `mkdocs build --strict`; any warning fails the build."""
+    out = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+    assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stderr}"
+    assert "WARNING" not in done.stderr, done.stderr
+    return out
+
+
+def _page_dirs() -> list[str]:
+    """URL path of each page relative to a language root ('' for the home page)."""
+    return ["" if p.stem == "index" else f"{p.stem}/" for p in ja_pages()]
+
+
+def _html(site: Path, lang: str, page: str) -> str:
+    root = site if lang == "ja" else site / "en"
+    return (root / page / "index.html").read_text(encoding="utf-8")
+
+
+class _Resources(HTMLParser):
+    """Collect every URL the browser would fetch while loading the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in {"script", "img", "iframe", "source", "audio", "video", "embed"} and a.get("src"):
+            self.urls.append(a["src"])
+        if tag == "link" and a.get("href") and a.get("rel") not in {"alternate", "canonical"}:
+            self.urls.append(a["href"])
+        if tag == "object" and a.get("data"):
+            self.urls.append(a["data"])
+
+
+PAGES = [(lang, page) for lang in ("ja", "en") for page in _page_dirs()]
+PAGE_IDS = [f"{lang}:{page or 'home'}" for lang, page in PAGES]
+
+
+@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
+def test_page_loads_nothing_from_other_hosts(site: Path, lang: str, page: str):
+    html = _html(site, lang, page)
+    parser = _Resources()
+    parser.feed(html)
+    external = [u for u in parser.urls if re.match(r"^(https?:)?//", u)]
+    assert not external, external
+    assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+
+
+def test_stylesheets_and_scripts_load_nothing_from_other_hosts(site: Path):
+    offenders = []
+    for path in [*site.rglob("*.css"), *site.rglob("*.js")]:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r"(@import\s+url\(|url\()\s*['\"]?(https?:)?//", text):
+            offenders.append(f"{path.relative_to(site)}: {text[m.start() : m.start() + 80]}")
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
+def test_page_language_and_switcher(site: Path, lang: str, page: str):
+    html = _html(site, lang, page)
+    assert f'<html lang="{lang}"' in html
+    switch = dict(re.findall(r'<a href="([^"]*)" hreflang="(ja|en)" class="md-select__link"', html))
+    switch = {v: k for k, v in switch.items()}
+    assert set(switch) == {"ja", "en"}
+    # The switcher keeps the reader on the same page in the other language.
+    other = "en" if lang == "ja" else "ja"
+    here = (site if lang == "ja" else site / "en") / page
+    target = (here / switch[other]).resolve()
+    expected = (site / "en" / page if other == "en" else site / page).resolve()
+    assert target == expected
+
+
+def test_site_name_is_translated(site: Path):
+    assert "Attention Notes（アテンション学習ノート）" in _html(site, "ja", "")
+    assert "アテンション学習ノート" not in _html(site, "en", "")
+
+
+def test_navigation_is_translated(site: Path):
+    ja, en = _html(site, "ja", ""), _html(site, "en", "")
+    assert "単純化したセルフアテンション" in ja and "用語集" in ja
+    assert "Simplified self-attention" in en and "Glossary" in en
+
+
+def test_maths_is_rendered_from_the_sites_own_katex(site: Path):
+    html = _html(site, "en", "simplified-self-attention/")
+    assert 'class="arithmatex"' in html
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert any(s.endswith("assets/vendor/katex/katex.min.js") for s in scripts)
+    assert any(s.endswith("assets/vendor/katex/contrib/auto-render.min.js") for s in scripts)
+    assert (site / "assets/vendor/katex/fonts/KaTeX_Main-Regular.woff2").exists()
+    css = (site / "assets/vendor/katex/katex.min.css").read_text(encoding="utf-8")
+    for font in re.findall(r"url\((fonts/[^)]+\.woff2)\)", css):
+        assert (site / "assets/vendor/katex" / font).exists(), font
+
+
+@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
+def test_heading_ids_are_the_explicit_anchors(site: Path, lang: str, page: str):
+    html = _html(site, lang, page)
+    source = next(p for p in ja_pages() if _page_dirs()[ja_pages().index(p)] == page)
+    for level, _, anchor in headings(source):
+        assert re.search(rf'<h{level} id="{anchor}"', html), anchor
+    assert 'id=""' not in html
