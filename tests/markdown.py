@@ -92,5 +92,20 @@ def ja_pages() -> list[Path]:
     return [p for p in pages() if not p.name.endswith(".en.md")]
 
 
+def notebooks() -> list[Path]:
+    """Every notebook of the site, both languages."""
+    return sorted(DOCS.rglob("*.ipynb"))
+
+
+def ja_notebooks() -> list[Path]:
+    return [p for p in notebooks() if not p.name.endswith(".en.ipynb")]
+
+
 def english_of(ja: Path) -> Path:
-    return ja.with_name(ja.stem + ".en.md")
+    """``x.md`` -> ``x.en.md``, ``x.ipynb`` -> ``x.en.ipynb``."""
+    return ja.with_name(f"{ja.stem}.en{ja.suffix}")
+
+
+def page_url(ja: Path) -> str:
+    """URL path of a page relative to its language root ('' for the home page)."""
+    return "" if ja.stem == "index" else f"{ja.stem}/"

@@ -63,7 +63,9 @@ def test_every_python_block_stands_alone_and_is_checked(path: Path):
         where = f"{path.name}, block at line {block.lineno}"
         assert block.expected_output, f"{where}: no expected output follows it"
         assert not block.marks and block.importorskip is None, f"{where}: skipped or marked"
-        assert "from attention_notes import" in block.code, f"{where}: does not use the package"
+        assert re.search(r"^from attention_notes(\.\w+)? import", block.code, re.M), (
+            f"{where}: does not use the package"
+        )
         if re.search(
             r"torch\.(rand|randn|randint|randperm|normal)\b|nn\.(Linear|Embedding)", block.code
         ):
@@ -117,7 +119,8 @@ def test_both_languages_link_to_the_same_places_and_show_the_same_figures(ja: Pa
 @pytest.mark.parametrize("ja", JA, ids=JA_IDS)
 def test_both_languages_have_the_same_display_maths(ja: Path):
     def maths(path: Path) -> list[str]:
-        return re.findall(r"^\$\$\n(.*?)\n\$\$$", "\n".join(prose_lines(path)), re.S | re.M)
+        text = "\n".join(prose_lines(path))
+        return [m.strip() for m in re.findall(r"^\s*\$\$\n(.*?)\n\s*\$\$$", text, re.S | re.M)]
 
     assert maths(ja) == maths(english_of(ja))
 

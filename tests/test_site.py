@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.markdown import ROOT, headings, ja_pages
+from tests.markdown import ROOT, headings, ja_notebooks, ja_pages, page_url
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +30,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _page_dirs() -> list[str]:
-    """URL path of each page relative to a language root ('' for the home page)."""
-    return ["" if p.stem == "index" else f"{p.stem}/" for p in ja_pages()]
+    """URL path of each page and notebook relative to a language root."""
+    return [page_url(p) for p in [*ja_pages(), *ja_notebooks()]]
 
 
 def _html(site: Path, lang: str, page: str) -> str:
@@ -117,10 +117,39 @@ def test_maths_is_rendered_from_the_sites_own_katex(site: Path):
         assert (site / "assets/vendor/katex" / font).exists(), font
 
 
-@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
-def test_heading_ids_are_the_explicit_anchors(site: Path, lang: str, page: str):
-    html = _html(site, lang, page)
-    source = next(p for p in ja_pages() if _page_dirs()[ja_pages().index(p)] == page)
+MD_PAGES = [(lang, p) for lang in ("ja", "en") for p in ja_pages()]
+
+
+@pytest.mark.parametrize(("lang", "source"), MD_PAGES, ids=[f"{lang}:{p.stem}" for lang, p in MD_PAGES])
+def test_heading_ids_are_the_explicit_anchors(site: Path, lang: str, source: Path):
+    html = _html(site, lang, page_url(source))
     for level, _, anchor in headings(source):
         assert re.search(rf'<h{level} id="{anchor}"', html), anchor
+
+
+@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
+def test_no_empty_ids_and_toc_links_resolve(site: Path, lang: str, page: str):
+    """Japanese headings must not lose their ids (which breaks permalinks and search)."""
+    html = _html(site, lang, page)
     assert 'id=""' not in html
+    ids = set(re.findall(r' id="([^"]+)"', html))
+    toc = re.findall(r'class="md-nav__link" href="#([^"]*)"', html)
+    assert all(t in ids for t in toc), [t for t in toc if t not in ids]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("notebook", ja_notebooks(), ids=lambda p: p.stem)
+def test_notebooks_are_rendered_pages_not_raw_json(site: Path, lang: str, notebook: Path):
+    html = _html(site, lang, page_url(notebook))
+    assert '"cell_type"' not in html and '"nbformat"' not in html
+    assert 'class="jp-Notebook' in html or "jp-Cell" in html
+    assert not list(site.rglob("*.ipynb")), "a notebook was copied into the site as a file"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_figures_are_localized(site: Path, lang: str):
+    root = site if lang == "ja" else site / "en"
+    suffix = "" if lang == "ja" else ".en"
+    for name in ("accuracy", "alignment"):
+        built = (root / "assets/figures" / f"{name}.svg").read_bytes()
+        assert built == (ROOT / "docs/assets/figures" / f"{name}{suffix}.svg").read_bytes()

@@ -6,6 +6,10 @@ code cannot drift apart. One module per concept:
 - :mod:`attention_notes.data`: the toy sentence "Your journey starts with one step".
 - :mod:`attention_notes.softmax`: naive and numerically stable softmax.
 - :mod:`attention_notes.simple_attention`: self-attention without trainable weights.
+- :mod:`attention_notes.additive`: Bahdanau (additive) attention.
+- :mod:`attention_notes.seq2seq`: GRU encoder-decoders with and without attention.
+- :mod:`attention_notes.experiment`: the long-sequence experiment (``python -m``).
+- :mod:`attention_notes.figures`: the figures of the docs, drawn from the package.
 
 Shape legend (batch-first everywhere):
 
@@ -21,7 +25,9 @@ Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
 "any number of batch dimensions, including none".
 """
 
+from attention_notes.additive import AdditiveAttention
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.seq2seq import Decoder, Encoder, Seq2Seq
 from attention_notes.simple_attention import (
     all_scores,
     all_scores_loop,
@@ -36,6 +42,10 @@ from attention_notes.softmax import softmax_naive, softmax_stable
 
 __all__ = [
     "TOKENS",
+    "AdditiveAttention",
+    "Decoder",
+    "Encoder",
+    "Seq2Seq",
     "all_scores",
     "all_scores_loop",
     "context_vector",

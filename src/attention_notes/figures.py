@@ -1,0 +1,177 @@
+"""The figures of the docs, drawn from the package's own results.
+
+    python -m attention_notes.figures --out docs/assets/figures
+
+writes one SVG per figure and language: ``name.svg`` (Japanese, the site's
+default) and ``name.en.svg`` (English; mkdocs-static-i18n serves it on the
+English pages under the same name). A test redraws them and compares, so a
+committed figure cannot fall behind the code or the data.
+
+Text is stored as glyph outlines, so the SVGs look the same everywhere without
+any font; the Japanese glyphs come from IPAexGothic (matplotlib-fontja).
+"""
+
+import argparse
+import base64
+import html
+import io
+from pathlib import Path
+
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+
+from attention_notes.experiment import load_results
+
+__all__ = [
+    "FIGURES",
+    "TEXT",
+    "embed",
+    "plot_accuracy",
+    "plot_alignment",
+    "render_svg",
+    "write_all",
+]
+
+STYLE = {
+    "font.family": ["IPAexGothic"],
+    "font.size": 11,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "attention-notes",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+TEXT = {
+    "ja": {
+        "length": "系列長（トークン数）",
+        "accuracy": "トークン正解率",
+        "baseline": "アテンションなし（最終状態のみ）",
+        "attention": "Bahdanau アテンションあり",
+        "chance": "でたらめに答えた場合",
+        "accuracy_title": "逆順タスク：系列が長くなると最終状態だけでは足りない",
+        "source": "入力トークン（位置）",
+        "output": "出力トークン（位置）",
+        "alignment_title": "アテンションの重み（逆順なので反対角線に並ぶ）",
+        "weight": "重み",
+        "accuracy_alt": (
+            "系列長に対するトークン正解率の折れ線グラフ。長さ 4 ではどちらのモデルもほぼ正解だが、"
+            "系列が長くなるとアテンションなしのモデルは大きく下がり、アテンションありのモデルは高いまま。"
+        ),
+        "alignment_alt": (
+            "訓練したアテンションモデルの重みのヒートマップ。行が出力の位置、列が入力の位置で、"
+            "重みは右上から左下への反対角線に集中している。"
+        ),
+    },
+    "en": {
+        "length": "sequence length (tokens)",
+        "accuracy": "token accuracy",
+        "baseline": "no attention (final state only)",
+        "attention": "with Bahdanau attention",
+        "chance": "chance",
+        "accuracy_title": "Reversal: one final state is not enough for long sequences",
+        "source": "input token (position)",
+        "output": "output token (position)",
+        "alignment_title": "Attention weights (reversal: an anti-diagonal)",
+        "weight": "weight",
+        "accuracy_alt": (
+            "Line chart of token accuracy against sequence length. At length 4 both models are "
+            "almost perfect; as sequences grow, the model without attention falls steeply while "
+            "the model with attention stays high."
+        ),
+        "alignment_alt": (
+            "Heatmap of the trained attention model's weights, output positions as rows and input "
+            "positions as columns; the weight lies on the anti-diagonal from top right to bottom left."
+        ),
+    },
+}
+
+
+def plot_accuracy(results: dict, lang: str = "ja") -> Figure:
+    """Token accuracy against sequence length, one line per model."""
+    t = TEXT[lang]
+    with rc_context(STYLE):
+        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+        ax = fig.subplots()
+        lengths = results["lengths"]
+        ax.plot(lengths, results["baseline"], "o--", color="#888888", label=t["baseline"])
+        ax.plot(lengths, results["attention"], "o-", color="#3f51b5", label=t["attention"])
+        chance = 1 / (results["config"]["vocab_size"] - 1)
+        ax.axhline(chance, color="#bbbbbb", linewidth=1, linestyle=":", label=t["chance"])
+        ax.set(xlabel=t["length"], ylabel=t["accuracy"], ylim=(0, 1.02), xticks=lengths)
+        ax.set_title(t["accuracy_title"], fontsize=11)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 0.12), frameon=False)
+        ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def plot_alignment(example: dict, lang: str = "ja") -> Figure:
+    """Heatmap of the attention weights of one decoded example (rows: outputs, columns: inputs)."""
+    t = TEXT[lang]
+    weights = example["weights"]
+    src, out = example["source"], example["predicted"]
+    with rc_context(STYLE):
+        fig = Figure(figsize=(5.6, 5.0), layout="constrained")
+        ax = fig.subplots()
+        image = ax.imshow(weights, cmap="Greys", vmin=0, vmax=1)
+        ax.set_xticks(range(len(src)), [f"{tok}\n{i}" for i, tok in enumerate(src)], fontsize=8)
+        ax.set_yticks(range(len(out)), [f"{tok} ({i})" for i, tok in enumerate(out)], fontsize=8)
+        ax.xaxis.tick_top()
+        ax.xaxis.set_label_position("top")
+        ax.set(xlabel=t["source"], ylabel=t["output"])
+        ax.set_title(t["alignment_title"], fontsize=11, pad=12, y=-0.12)
+        fig.colorbar(image, ax=ax, shrink=0.8, label=t["weight"])
+    return fig
+
+
+FIGURES = {
+    "accuracy": lambda results, lang: plot_accuracy(results, lang),
+    "alignment": lambda results, lang: plot_alignment(results["example"], lang),
+}
+
+
+def render_svg(fig: Figure) -> str:
+    """The figure as SVG text, without a date so that the same figure gives the same bytes."""
+    buffer = io.StringIO()
+    with rc_context(STYLE):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def embed(name: str, results: dict, lang: str = "ja"):
+    """Show a figure in a notebook as an image with alt text in ``lang``.
+
+    Returns an ``IPython.display.HTML`` object; the SVG travels inside it as a
+    data URI, so the rendered notebook needs no separate image file.
+    """
+    from IPython.display import HTML
+
+    svg = render_svg(FIGURES[name](results, lang))
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    alt = html.escape(TEXT[lang][f"{name}_alt"], quote=True)
+    return HTML(f'<img src="{uri}" alt="{alt}" style="max-width: 100%">')
+
+
+def write_all(out_dir: Path, results: dict | None = None) -> list[Path]:
+    """Draw every figure in both languages into ``out_dir``; return the paths."""
+    results = results or load_results()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in FIGURES.items():
+        for lang in TEXT:
+            path = out_dir / (f"{name}.svg" if lang == "ja" else f"{name}.{lang}.svg")
+            path.write_text(render_svg(draw(results, lang)), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Draw the figures of the docs.")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the SVG files")
+    args = parser.parse_args(argv)
+    for path in write_all(args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
