@@ -19,9 +19,10 @@ Two known breakages of this stack, fixed where they start:
 import html
 import re
 
-import markdown
 import mkdocs.utils
 from mkdocs.config.defaults import MkDocsConfig
+
+import markdown
 
 NOTEBOOK = ".ipynb"
 EXPLICIT = re.compile(r"\s*\{#([A-Za-z0-9_-]+)\}\s*$")
@@ -58,7 +59,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     if NOTEBOOK not in mkdocs.utils.markdown_extensions:
         mkdocs.utils.markdown_extensions = (*mkdocs.utils.markdown_extensions, NOTEBOOK)
 
-    import mkdocs_jupyter.convert  # noqa: F401  (installs its own heading patch first)
+    import mkdocs_jupyter.convert
     import mkdocs_jupyter.plugin
     from nbconvert.filters.markdown_mistune import IPythonRenderer
 

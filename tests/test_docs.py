@@ -41,9 +41,7 @@ def test_there_are_pages_in_both_languages():
 def test_every_python_fence_is_collected(path: Path):
     """A ```py, ```python title=..., ```python linenums=... or ~~~python fence is
     silently skipped by pytest-codeblocks. Only a bare ```python runs."""
-    odd = [
-        f"line {f.line}: {f.info!r}" for f in fences(path) if f.looks_python and f.info != "python"
-    ]
+    odd = [f"line {f.line}: {f.info!r}" for f in fences(path) if f.looks_python and f.info != "python"]
     assert not odd, f"{path.name}: Python fences pytest-codeblocks would skip: {odd}"
     odd = [f.line for f in fences(path) if f.info == "python" and not f.body.strip()]
     assert not odd, f"{path.name}: empty Python fences at lines {odd}"
@@ -66,9 +64,7 @@ def test_every_python_block_stands_alone_and_is_checked(path: Path):
         assert re.search(r"^from attention_notes(\.\w+)? import", block.code, re.M), (
             f"{where}: does not use the package"
         )
-        if re.search(
-            r"torch\.(rand|randn|randint|randperm|normal)\b|nn\.(Linear|Embedding)", block.code
-        ):
+        if re.search(r"torch\.(rand|randn|randint|randperm|normal)\b|nn\.(Linear|Embedding)", block.code):
             assert "torch.manual_seed(" in block.code, f"{where}: random without its own seed"
 
 

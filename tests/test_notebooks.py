@@ -102,6 +102,18 @@ def test_executing_reproduces_the_committed_outputs(executed, ja: Path):
         assert en_cell == fresh_cell
 
 
+@pytest.mark.parametrize("ja", NOTEBOOKS, ids=IDS)
+def test_japanese_notebook_uses_the_glossary_terms(ja: Path, tmp_path: Path):
+    from tests.test_docs import _avoided_variants, _japanese_prose
+
+    text = "\n\n".join(c.source for c in _read(ja).cells if c.cell_type == "markdown")
+    page = tmp_path / "cells.md"
+    page.write_text(text, encoding="utf-8")
+    prose = _japanese_prose(page)
+    found = {v: term for v, term in _avoided_variants().items() if v in prose}
+    assert not found, f"{ja.name}: use the glossary's term instead: {found}"
+
+
 def test_english_figures_match_a_fresh_drawing():
     from attention_notes.experiment import load_results
     from attention_notes.figures import embed

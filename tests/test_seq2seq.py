@@ -102,11 +102,31 @@ def test_short_training_lowers_the_loss(attention):
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda m: m(torch.ones(2, 3), torch.ones(2, 3, dtype=torch.long)), TypeError, r"src must have dtype torch\.long"),
-        (lambda m: m(torch.ones(3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long)), ValueError, r"src must be \(B, L\) token ids"),
-        (lambda m: m(torch.full((2, 3), 11), torch.ones(2, 3, dtype=torch.long)), ValueError, r"src must hold ids in \[0, 10\]"),
-        (lambda m: m(torch.ones(2, 3, dtype=torch.long), torch.ones(3, 3, dtype=torch.long)), ValueError, r"tgt_in must have batch size B = src.shape\[0\] = 2, got 3"),
-        (lambda m: m.generate(torch.ones(2, 3, dtype=torch.long), steps=0), ValueError, r"steps must be a positive int"),
+        (
+            lambda m: m(torch.ones(2, 3), torch.ones(2, 3, dtype=torch.long)),
+            TypeError,
+            r"src must have dtype torch\.long",
+        ),
+        (
+            lambda m: m(torch.ones(3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long)),
+            ValueError,
+            r"src must be \(B, L\) token ids",
+        ),
+        (
+            lambda m: m(torch.full((2, 3), 11), torch.ones(2, 3, dtype=torch.long)),
+            ValueError,
+            r"src must hold ids in \[0, 10\]",
+        ),
+        (
+            lambda m: m(torch.ones(2, 3, dtype=torch.long), torch.ones(3, 3, dtype=torch.long)),
+            ValueError,
+            r"tgt_in must have batch size B = src.shape\[0\] = 2, got 3",
+        ),
+        (
+            lambda m: m.generate(torch.ones(2, 3, dtype=torch.long), steps=0),
+            ValueError,
+            r"steps must be a positive int",
+        ),
         (lambda m: m.generate([[1, 2]], steps=2), TypeError, r"src must be a torch\.Tensor"),
     ],
 )

@@ -16,7 +16,8 @@ from nbclient import NotebookClient
 def execute(path: Path) -> nbformat.NotebookNode:
     """Run every cell of the notebook at ``path`` in a fresh kernel; return the result."""
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    resources = {"metadata": {"path": str(path.parent)}}  # run from the notebook's folder
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
     return nb
 
 

@@ -42,13 +42,9 @@ def check_tensor(
     if not rank_ok:
         raise ValueError(f"{name} must be {wanted}, got {_shape(x)}")
     if not x.is_floating_point():
-        raise TypeError(
-            f"{name} must have a floating-point dtype (e.g. torch.float32), got {x.dtype}"
-        )
+        raise TypeError(f"{name} must have a floating-point dtype (e.g. torch.float32), got {x.dtype}")
     if x.numel() == 0:
-        raise ValueError(
-            f"{name} must not be empty: need {wanted}, each size >= 1, got {_shape(x)}"
-        )
+        raise ValueError(f"{name} must not be empty: need {wanted}, each size >= 1, got {_shape(x)}")
     if torch.isnan(x).any():
         raise ValueError(f"{name} contains NaN; attention over NaN values has no meaning")
     bad = torch.isposinf(x) if allow_neg_inf else torch.isinf(x)

@@ -98,8 +98,9 @@ class AdditiveAttention(nn.Module):
                     f"values must be (B, S, Dv) = ({B}, {S}, Dv) like keys, got {tuple(values.shape)}"
                 )
         if key_padding_mask is not None:
-            if not isinstance(key_padding_mask, torch.Tensor) or key_padding_mask.dtype != torch.bool:
-                got = key_padding_mask.dtype if isinstance(key_padding_mask, torch.Tensor) else type(key_padding_mask).__name__
+            mask = key_padding_mask
+            if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+                got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
                 raise TypeError(f"key_padding_mask must be a bool tensor of shape (B, S), got {got}")
             if key_padding_mask.shape != (B, S):
                 raise ValueError(

@@ -52,7 +52,7 @@ TEXT = {
         "accuracy_title": "逆順タスク：系列が長くなると最終状態だけでは足りない",
         "source": "入力トークン（位置）",
         "output": "出力トークン（位置）",
-        "alignment_title": "アテンションの重み（逆順なので反対角線に並ぶ）",
+        "alignment_title": "アテンションの重み（逆順なので反対角線に沿う）",
         "weight": "重み",
         "accuracy_alt": (
             "系列長に対するトークン正解率の折れ線グラフ。長さ 4 ではどちらのモデルもほぼ正解だが、"
@@ -60,7 +60,7 @@ TEXT = {
         ),
         "alignment_alt": (
             "訓練したアテンションモデルの重みのヒートマップ。行が出力の位置、列が入力の位置で、"
-            "重みは右上から左下への反対角線に集中している。"
+            "重みは右上から左下への反対角線に沿って、その 1 列右に集中している。"
         ),
     },
     "en": {
@@ -72,7 +72,7 @@ TEXT = {
         "accuracy_title": "Reversal: one final state is not enough for long sequences",
         "source": "input token (position)",
         "output": "output token (position)",
-        "alignment_title": "Attention weights (reversal: an anti-diagonal)",
+        "alignment_title": "Attention weights (reversal: along the anti-diagonal)",
         "weight": "weight",
         "accuracy_alt": (
             "Line chart of token accuracy against sequence length. At length 4 both models are "
@@ -81,7 +81,8 @@ TEXT = {
         ),
         "alignment_alt": (
             "Heatmap of the trained attention model's weights, output positions as rows and input "
-            "positions as columns; the weight lies on the anti-diagonal from top right to bottom left."
+            "positions as columns; the weight runs from top right to bottom left, one column to the "
+            "right of the anti-diagonal."
         ),
     },
 }

@@ -32,16 +32,25 @@ def _check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
 
 
 class Encoder(nn.Module):
-    """Embedding + GRU: token ids (B, S) -> states (B, S, H) and final state (B, H)."""
+    """Embedding + bidirectional GRU: token ids (B, S) -> states (B, S, H), final state (B, H).
+
+    As in Bahdanau et al., each state ``h_j`` joins a forward GRU (tokens up
+    to ``j``) and a backward GRU (tokens from ``j`` on), ``H/2`` numbers each,
+    so it describes token ``j`` in the context of the whole sentence. The
+    final state joins the last state of each direction: the one summary of
+    the entire input that a decoder without attention gets.
+    """
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int) -> None:
         super().__init__()
+        if hidden_dim % 2:
+            raise ValueError(f"hidden_dim must be even (two directions of hidden_dim / 2), got {hidden_dim}")
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.gru = nn.GRU(embed_dim, hidden_dim, batch_first=True)
+        self.gru = nn.GRU(embed_dim, hidden_dim // 2, batch_first=True, bidirectional=True)
 
     def forward(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        states, final = self.gru(self.embedding(src))  # (B, S, H), (1, B, H)
-        return states, final.squeeze(0)  # (B, S, H), (B, H)
+        states, final = self.gru(self.embedding(src))  # (B, S, H), (2, B, H/2)
+        return states, torch.cat([final[0], final[1]], dim=-1)  # (B, S, H), (B, H)
 
 
 class Decoder(nn.Module):

@@ -103,9 +103,7 @@ def _check_weights(name: str, attn_weights: torch.Tensor) -> None:
     if not torch.allclose(sums, torch.ones_like(sums), atol=tol * attn_weights.shape[-1]):
         lo, hi = sums.min().item(), sums.max().item()
         got = f"got a sum of {lo:.4g}" if lo == hi else f"got sums from {lo:.4g} to {hi:.4g}"
-        raise ValueError(
-            f"{name} must sum to 1 over its last dimension (did you pass scores?), {got}"
-        )
+        raise ValueError(f"{name} must sum to 1 over its last dimension (did you pass scores?), {got}")
 
 
 def context_vector(inputs: torch.Tensor, attn_weights: torch.Tensor) -> torch.Tensor:
