@@ -14,7 +14,7 @@ PORT ?= 8000
 export NO_MKDOCS_2_WARNING := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve site test lint format clean
+.PHONY: help venv serve site test lint format bench figures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,6 +44,14 @@ lint: $(STAMP)  ## ruff: lint and formatting
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix src tests tools hooks
 	$(BIN)/ruff format src tests tools hooks
+
+bench: $(STAMP)  ## Benchmark loops vs matmul vs SDPA (not part of `make test`), then redraw and re-check the page
+	$(BIN)/python -m attention_notes.benchmark --out src/attention_notes/results/benchmark.json
+	$(MAKE) figures
+	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md
+
+figures: $(STAMP)  ## Redraw the docs' figures from the published results
+	$(BIN)/python -m attention_notes.figures --out docs/assets/figures
 
 clean:  ## Remove the built site and caches (keeps .venv)
 	rm -rf site .pytest_cache .hypothesis .ruff_cache

@@ -148,12 +148,17 @@ def _avoided_variants() -> dict[str, str]:
     return avoided
 
 
+PROPER_NOUNS = ("Attention Notes", "FlashAttention")
+
+
 def _japanese_prose(path: Path) -> str:
     text = "\n".join(prose_lines(path))
     text = re.sub(r"`[^`]*`", " ", text)  # inline code
     text = re.sub(r"\$[^$]*\$", " ", text)  # inline and display maths
     text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
-    return text.replace("Attention Notes", " ")  # the site's name stays as it is
+    for name in PROPER_NOUNS:  # names stay as they are
+        text = text.replace(name, " ")
+    return text
 
 
 @pytest.mark.parametrize("ja", [p for p in JA if p != GLOSSARY_JA], ids=lambda p: p.stem)

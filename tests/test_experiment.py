@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from attention_notes.experiment import ExperimentConfig, load_results, main, reverse_batch, run
-from attention_notes.figures import TEXT, write_all
+from attention_notes.figures import FIGURES, TEXT, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,7 +69,7 @@ def test_published_results_show_the_bottleneck():
 
 def test_committed_figures_are_up_to_date(tmp_path: Path):
     written = write_all(tmp_path)
-    assert len(written) == 2 * len(TEXT)
+    assert len(written) == len(FIGURES) * len(TEXT)
     for path in written:
         committed = ROOT / "docs/assets/figures" / path.name
         assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (

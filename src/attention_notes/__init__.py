@@ -37,6 +37,7 @@ from attention_notes.simple_attention import (
     query_scores_loop,
     scores_to_weights,
     simple_self_attention,
+    simple_self_attention_loop,
 )
 from attention_notes.softmax import softmax_naive, softmax_stable
 
@@ -55,6 +56,7 @@ __all__ = [
     "query_scores_loop",
     "scores_to_weights",
     "simple_self_attention",
+    "simple_self_attention_loop",
     "softmax_naive",
     "softmax_stable",
 ]

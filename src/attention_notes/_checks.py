@@ -45,12 +45,14 @@ def check_tensor(
         raise TypeError(f"{name} must have a floating-point dtype (e.g. torch.float32), got {x.dtype}")
     if x.numel() == 0:
         raise ValueError(f"{name} must not be empty: need {wanted}, each size >= 1, got {_shape(x)}")
-    if torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN; attention over NaN values has no meaning")
-    bad = torch.isposinf(x) if allow_neg_inf else torch.isinf(x)
-    if bad.any():
-        allowed = "+inf" if allow_neg_inf else "inf"
-        raise ValueError(f"{name} contains {allowed}; only finite values are allowed")
+    # One pass in the common, all-finite case; the details only on failure.
+    if not bool(torch.isfinite(x).all()):
+        if torch.isnan(x).any():
+            raise ValueError(f"{name} contains NaN; attention over NaN values has no meaning")
+        bad = torch.isposinf(x) if allow_neg_inf else torch.isinf(x)
+        if bad.any():
+            allowed = "+inf" if allow_neg_inf else "inf"
+            raise ValueError(f"{name} contains {allowed}; only finite values are allowed")
     return x
 
 

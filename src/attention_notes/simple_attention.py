@@ -23,6 +23,7 @@ __all__ = [
     "query_scores_loop",
     "scores_to_weights",
     "simple_self_attention",
+    "simple_self_attention_loop",
 ]
 
 
@@ -154,4 +155,24 @@ def simple_self_attention(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     attn_scores = x @ x.mT  # (B, T, T)
     attn_weights = torch.softmax(attn_scores, dim=-1)  # (B, T, T), rows sum to 1
     context = attn_weights @ x  # (B, T, T) @ (B, T, D) -> (B, T, D)
+    return context, attn_weights
+
+
+def simple_self_attention_loop(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`simple_self_attention` with Python loops, one query at a time: (T, D) -> (T, D), (T, T).
+
+    For each query: its T scores by :func:`query_scores_loop`, their softmax,
+    then the weighted sum of the inputs as an explicit loop. The same numbers
+    as the vectorised version, for comparing speed (see the Performance page).
+    """
+    x = check_tensor("x", x, ["(T, D)"])
+    T, D = x.shape
+    context = torch.empty(T, D, dtype=x.dtype)  # (T, D)
+    attn_weights = torch.empty(T, T, dtype=x.dtype)  # (T, T)
+    for i in range(T):
+        attn_weights[i] = torch.softmax(query_scores_loop(x, x[i]), dim=0)  # (T,)
+        z = torch.zeros(D, dtype=x.dtype)
+        for j in range(T):
+            z += attn_weights[i, j] * x[j]
+        context[i] = z
     return context, attn_weights
