@@ -3,7 +3,8 @@
 mkdocs-static-i18n (1.3.1) leaves the switcher on each language's home page
 pointing at root-absolute paths ("/" and "/en/"). Those break as soon as the
 site is not served from the root of a host: a GitHub Pages project site, a
-sub-folder, or the offline bundle opened from file://. Every other page already
+sub-folder, or the offline bundle opened from file:// (where a link must
+also name ``index.html``). Every other page already
 gets relative links from the plugin; this gives the home pages the same.
 """
 
@@ -23,5 +24,9 @@ def on_page_context(context: dict, page: Page, config: MkDocsConfig, nav: Naviga
         if alternate["link"].startswith("/"):
             # Like the plugin's links on other pages: a path from the site root,
             # which the theme's `url` filter turns into one relative to the page.
-            alternate["link"] = alternate["link"].lstrip("/") or "./"
+            link = alternate["link"].lstrip("/")
+            if config.use_directory_urls:
+                alternate["link"] = link or "./"
+            else:  # the offline bundle, read from file://, where folders do not open index.html
+                alternate["link"] = link + "index.html"
     return context

@@ -12,10 +12,15 @@ fresh interpreter.
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("default", deadline=None, max_examples=60, derandomize=True)
 settings.register_profile("thorough", deadline=None, max_examples=1000)
@@ -30,3 +35,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         torch.set_printoptions(profile="default")
         torch.set_default_dtype(torch.float32)
         torch.set_grad_enabled(True)
+
+
+def build_site(out: Path, offline: bool = False) -> Path:
+    """`mkdocs build --strict` into ``out``; any warning fails the build."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "OFFLINE": "true" if offline else "false"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stderr}"
+    assert "WARNING" not in done.stderr, done.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once per test session."""
+    return build_site(tmp_path_factory.mktemp("site"))

@@ -74,7 +74,9 @@ def test_context_vector_loop_and_vectorised_agree(inputs):
     _, attn_weights = simple_self_attention(inputs)
     for i in range(inputs.shape[0]):
         weighted_sum = sum(attn_weights[i, j] * inputs[j] for j in range(inputs.shape[0]))
-        torch.testing.assert_close(context_vector(inputs, attn_weights[i]), weighted_sum, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            context_vector(inputs, attn_weights[i]), weighted_sum, atol=1e-5, rtol=1e-4
+        )
 
 
 @given(sequences())

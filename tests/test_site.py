@@ -1,32 +1,12 @@
 """The built site: strict build, both languages, no third-party requests, maths from our own files."""
 
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from tests.markdown import ROOT, headings, ja_notebooks, ja_pages, page_url
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the site once with `mkdocs build --strict`; any warning fails the build."""
-    out = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        check=False,
-    )
-    assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stderr}"
-    assert "WARNING" not in done.stderr, done.stderr
-    return out
 
 
 def _page_dirs() -> list[str]:
@@ -153,3 +133,11 @@ def test_figures_are_localized(site: Path, lang: str):
     for name in ("accuracy", "alignment"):
         built = (root / "assets/figures" / f"{name}.svg").read_bytes()
         assert built == (ROOT / "docs/assets/figures" / f"{name}{suffix}.svg").read_bytes()
+
+
+def test_no_broken_links_or_anchors(site: Path):
+    from tests.links import broken_links
+
+    checked, broken = broken_links(site)
+    assert checked > 500
+    assert not broken, "\n".join(broken)

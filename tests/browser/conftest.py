@@ -1,0 +1,94 @@
+"""Fixtures for the browser tests: the built site on a local server, and Debian's chromium.
+
+The browser tests skip, with the reason, where there is no chromium or no
+Playwright; with REQUIRE_BROWSER=1 (set by CI) they fail instead, so that a
+machine without a browser can never turn them green.
+"""
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root on CI
+    "--disable-gpu",
+    "--disable-background-networking",  # no calls home: the network is closed
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = ROOT / "artifacts"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{what} (REQUIRE_BROWSER=1: browser tests may not be skipped)")
+    pytest.skip(what)
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright for Python is not installed (make test installs it)")
+    executable = chromium_path()
+    if executable is None:
+        _missing("no chromium on PATH (tools/install_browser.sh installs it as root on Debian)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def server(site: Path) -> Iterator[str]:
+    """The built site served on 127.0.0.1 at a free port; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def site_pages(site: Path) -> list[tuple[str, str]]:
+    """(lang, path) of every page of the built site, found in the site itself."""
+    pages = []
+    for html in sorted(site.rglob("index.html")):
+        rel = html.parent.relative_to(site).as_posix()
+        rel = "" if rel == "." else rel + "/"
+        if rel.startswith(("search/", "assets/")):
+            continue
+        lang, path = ("en", rel[3:]) if rel.startswith("en/") else ("ja", rel)
+        pages.append((lang, path))
+    return pages
+
+
+def page_url(base: str, lang: str, path: str) -> str:
+    return base + ("en/" if lang == "en" else "") + path

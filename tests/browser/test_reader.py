@@ -1,0 +1,355 @@
+"""What a reader sees, checked in a real browser (Debian's chromium through Playwright).
+
+For every page of the built site, in both languages: no request leaves the
+local server, the maths is rendered, the language switcher keeps the reader on
+the same page, code blocks have a copy button and their copied text prints
+exactly the output shown, nothing overflows a 375-pixel phone in light or dark
+mode, images have alt text in the page's language, axe-core finds no serious or
+critical accessibility problem, and the first load stays under 600 KB. Search
+is tried with real queries, and the offline bundle is opened from file://.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, AXE, page_url, site_pages
+from tests.conftest import build_site
+from tests.markdown import ja_notebooks, ja_pages
+from tests.markdown import page_url as source_url
+
+PAGES = [(lang, source_url(p)) for lang in ("ja", "en") for p in [*ja_pages(), *ja_notebooks()]]
+IDS = [f"{lang}:{path or 'home'}" for lang, path in PAGES]
+NOTEBOOK_PATHS = {source_url(p) for p in ja_notebooks()}
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+MAX_PAGE_BYTES = 600_000
+WEIGHTS: dict[str, int] = {}
+
+
+def test_every_built_page_is_checked(site: Path):
+    assert sorted(site_pages(site)) == sorted(PAGES)
+
+
+class Load:
+    """One page load, with every request it made and what it weighed."""
+
+    def __init__(self, browser, base: str, url: str, site: Path, **context_args):
+        self.requests: list[str] = []
+        self.outside: list[str] = []
+        self.context = browser.new_context(**context_args)
+        self.context.route("**/*", lambda route: self._guard(route, base))
+        self.page = self.context.new_page()
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.goto(url, wait_until="networkidle")
+        self.bytes = sum(_served_size(site, base, u) for u in set(self.requests))
+
+    def _guard(self, route, base: str) -> None:
+        url = route.request.url
+        if url.startswith((base, "data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _served_size(site: Path, base: str, url: str) -> int:
+    if not url.startswith(base):
+        return 0
+    path = site / unquote(urlsplit(url).path).lstrip("/")
+    if path.is_dir():
+        path = path / "index.html"
+    return path.stat().st_size if path.exists() else 0
+
+
+@pytest.fixture
+def desktop(browser, server, site, request):
+    lang, path = request.param
+    load = Load(browser, server, page_url(server, lang, path), site, viewport={"width": 1280, "height": 900})
+    yield lang, path, load
+    load.close()
+
+
+TEXT_OUTSIDE_CODE = """() => {
+    const root = document.querySelector("article") || document.body;
+    const clone = root.cloneNode(true);
+    clone.querySelectorAll("pre, code, script, style, .katex, .jp-InputArea, .jp-OutputArea")
+         .forEach((e) => e.remove());
+    return clone.textContent;
+}"""
+
+
+@pytest.mark.parametrize("desktop", PAGES, ids=IDS, indirect=True)
+def test_page(desktop):
+    lang, path, load = desktop
+    page = load.page
+
+    # Only the local server: no fonts, scripts or anything else from other hosts.
+    assert not load.outside, load.outside
+
+    # Maths: every formula rendered by KaTeX, no TeX source left in the text.
+    text = page.evaluate(TEXT_OUTSIDE_CODE)
+    for raw in ("$", "\\(", "\\[", "\\begin"):
+        assert raw not in text, f"unrendered maths ({raw!r}) in {lang}:{path}"
+    unrendered = page.evaluate(
+        "() => [...document.querySelectorAll('.arithmatex')].filter(e => !e.querySelector('.katex')).length"
+    )
+    assert unrendered == 0
+
+    # Code blocks: each has a copy button.
+    missing = page.evaluate(
+        "() => [...document.querySelectorAll('article pre')].filter(p => p.querySelector('code') && "
+        "!p.querySelector('button.md-code__button[data-md-type=copy]')).length"
+    )
+    assert missing == 0, f"{missing} code blocks without a copy button"
+
+    # Images: alt text, in the page's language.
+    alts = page.evaluate(
+        "() => [...document.querySelectorAll('article img')].map(i => i.getAttribute('alt'))"
+    )
+    for alt in alts:
+        assert alt and alt.strip(), "an image without alt text"
+        assert bool(JAPANESE.search(alt)) == (lang == "ja"), f"alt text not in {lang}: {alt!r}"
+
+    # Accessibility: axe-core, no serious or critical violations.
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (npm ci); the other checks of this page passed")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                          nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}))"""
+    )
+    assert not violations, json.dumps(violations, indent=1, ensure_ascii=False)
+
+    # Weight of the first load, every file it fetched.
+    WEIGHTS[f"{lang}:{path or 'home'}"] = load.bytes
+    assert load.bytes <= MAX_PAGE_BYTES, f"{load.bytes:,} bytes on first load"
+
+
+@pytest.mark.parametrize("desktop", PAGES, ids=IDS, indirect=True)
+def test_language_switcher_keeps_the_page(desktop, server):
+    lang, path, load = desktop
+    other = "en" if lang == "ja" else "ja"
+    link = load.page.locator(f"a.md-select__link[hreflang='{other}']")
+    with load.page.expect_navigation():
+        link.evaluate("a => a.click()")  # the menu opens on hover; click the link itself
+    assert load.page.url == page_url(server, other, path)
+    assert load.page.evaluate("() => document.documentElement.lang") == other
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
+def test_no_horizontal_overflow_on_a_phone(browser, server, site, lang, path, scheme):
+    load = Load(
+        browser,
+        server,
+        page_url(server, lang, path),
+        site,
+        viewport={"width": 375, "height": 812},
+        color_scheme=scheme,
+        is_mobile=True,
+    )
+    try:
+        widths = load.page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+        )
+        palette = load.page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
+    finally:
+        load.close()
+    assert palette == ("slate" if scheme == "dark" else "default")
+    assert max(widths[:2]) <= widths[2], f"page is {max(widths[:2])} px wide on a {widths[2]} px screen"
+
+
+def _python_blocks(page) -> list[tuple[str, str]]:
+    """(copied code, shown output) of every Python block, copied with its copy button."""
+    pairs = []
+    blocks = page.locator("article div.language-python")
+    for i in range(blocks.count()):
+        block = blocks.nth(i)
+        block.hover()
+        block.locator("button.md-code__button[data-md-type=copy]").click()
+        code = page.evaluate("() => navigator.clipboard.readText()")
+        output = block.evaluate(
+            "b => { let n = b.nextElementSibling; while (n && !n.classList.contains('language-text')) "
+            "n = n.nextElementSibling; return n ? n.querySelector('code').innerText : null; }"
+        )
+        pairs.append((code, output))
+    return pairs
+
+
+def _run(code: str, cwd: Path) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert done.returncode == 0, f"copied block failed:\n{code}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_copied_python_blocks_print_what_the_page_shows(browser, server, site, lang, tmp_path):
+    """Copy each block with its button, run it in a fresh interpreter, compare with the page.
+
+    Notebook pages are left out: their cells build on one another, and
+    tests/test_notebooks.py checks their outputs by running the notebook.
+    """
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    pairs = []
+    try:
+        page = context.new_page()
+        for page_lang, path in PAGES:
+            if page_lang != lang or path in NOTEBOOK_PATHS:
+                continue
+            page.goto(page_url(server, lang, path), wait_until="networkidle")
+            pairs += [(path, code, out) for code, out in _python_blocks(page)]
+    finally:
+        context.close()
+    assert len(pairs) >= 30
+    unique = sorted({code for _, code, _ in pairs})
+    with ThreadPoolExecutor(max_workers=2) as pool:  # one fresh interpreter per block
+        printed = dict(zip(unique, pool.map(lambda c: _run(c, tmp_path), unique), strict=True))
+    for path, code, shown in pairs:
+        assert shown is not None, f"{lang}:{path}: a Python block without an output block"
+        assert printed[code].rstrip("\n") == shown.rstrip("\n"), f"{lang}:{path}:\n{code}"
+    (ARTIFACTS).mkdir(exist_ok=True)
+    (ARTIFACTS / f"copied-blocks-{lang}.txt").write_text(f"{len(pairs)} blocks, {len(unique)} distinct\n")
+
+
+SEARCHES = [
+    ("ja", "アテンション", "bahdanau-attention/"),
+    ("ja", "内積", "simplified-self-attention/"),
+    ("ja", "ソフトマックス", "simplified-self-attention/"),
+    ("ja", "コンテキストベクトル", "simplified-self-attention/"),
+    ("ja", "隠れ状態", "long-sequences/"),
+    ("en", "softmax", "simplified-self-attention/"),
+    ("en", "context vector", "simplified-self-attention/"),
+    ("en", "bottleneck", "long-sequences/"),
+]
+
+
+def _search(page, query: str) -> list[str]:
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator("input.md-search__input").fill(query)
+    page.wait_for_selector(".md-search-result__item", timeout=15_000)
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.md-search-result__item > a')].map(a => a.href)"
+    )
+
+
+@pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES, ids=[f"{q[0]}:{q[1]}" for q in SEARCHES])
+def test_search_finds_the_right_page(browser, server, site, lang, query, expected):
+    load = Load(browser, server, page_url(server, lang, ""), site, viewport={"width": 1280, "height": 900})
+    try:
+        hits = _search(load.page, query)
+    finally:
+        load.close()
+    want = page_url(server, lang, expected)
+    assert any(h.split("#")[0] == want for h in hits[:5]), f"{query!r}: {hits[:5]}"
+    # Results are in the reader's language.
+    in_lang = [h for h in hits if ("/en/" in h) == (lang == "en")]
+    assert len(in_lang) == len(hits), f"{query!r} on {lang} pages found other-language pages: {hits}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / "search.txt", "a", encoding="utf-8") as f:
+        f.write(f"{lang}\t{query}\t{len(hits)} hits\t{hits[0] if hits else '-'}\n")
+
+
+SCREENSHOT_PAGES = ["", "simplified-self-attention/", "bahdanau-attention/"]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_screenshots(browser, server, site, lang):
+    """Key pages in light and dark, desktop and phone, for a reviewer without a browser."""
+    out = ARTIFACTS / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = {"desktop": {"width": 1280, "height": 900}, "mobile": {"width": 375, "height": 812}}
+    taken = 0
+    for path in SCREENSHOT_PAGES:
+        for scheme in ("light", "dark"):
+            for device, viewport in sizes.items():
+                load = Load(
+                    browser,
+                    server,
+                    page_url(server, lang, path),
+                    site,
+                    viewport=viewport,
+                    color_scheme=scheme,
+                )
+                name = f"{lang}-{path.strip('/') or 'home'}-{scheme}-{device}.png"
+                load.page.screenshot(path=str(out / name), full_page=False)
+                load.close()
+                taken += 1
+    assert taken == len(SCREENSHOT_PAGES) * 4
+
+
+def test_page_weight_report():
+    """Writes the weight of every page checked by test_page (run it with them)."""
+    if not WEIGHTS:
+        pytest.skip("no page was loaded in this run")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page-weight.json").write_text(json.dumps(dict(sorted(WEIGHTS.items())), indent=1))
+    heaviest = max(WEIGHTS, key=WEIGHTS.get)
+    assert WEIGHTS[heaviest] <= MAX_PAGE_BYTES, heaviest
+
+
+# ---- the offline bundle -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory) -> Path:
+    """`make offline`'s zip, built and unpacked into a fresh folder."""
+    from tools.zip_site import zip_site
+
+    built = build_site(tmp_path_factory.mktemp("offline-build"), offline=True)
+    archive = zip_site(built, tmp_path_factory.mktemp("dist") / "site.zip")
+    unpacked = tmp_path_factory.mktemp("offline")
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(unpacked)
+    return unpacked
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_offline_bundle_works_from_file_urls(browser, offline, lang):
+    root = offline / ("en" if lang == "en" else "")
+    start = (root / "index.html").as_uri()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside = []
+
+    def guard(route):
+        if route.request.url.startswith(("file://", "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    try:
+        page = context.new_page()
+        page.goto(start, wait_until="load")
+        # Follow the navigation to a chapter, as a reader would.
+        page.locator("a.md-nav__link[href$='simplified-self-attention.html']").first.click()
+        assert page.url.endswith("simplified-self-attention.html")
+        assert page.evaluate("() => document.querySelectorAll('.katex').length") > 10
+        # The language switcher, from file://.
+        other = "en" if lang == "ja" else "ja"
+        with page.expect_navigation():
+            page.locator(f"a.md-select__link[hreflang='{other}']").evaluate("a => a.click()")
+        assert page.evaluate("() => document.documentElement.lang") == other
+        page.go_back()
+        # Search, without a server.
+        query = "ソフトマックス" if lang == "ja" else "softmax"
+        hits = _search(page, query)
+        assert any(
+            h.endswith("simplified-self-attention.html") or "simplified-self-attention.html#" in h
+            for h in hits
+        ), hits
+    finally:
+        context.close()
+    assert not outside, outside

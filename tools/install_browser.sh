@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# What the browser tests (tests/browser/) need beyond Python packages:
+#   - Debian's chromium, driven by Playwright (Playwright's own browser
+#     download is not used: it cannot be fetched here, and the system
+#     browser is what readers run);
+#   - a Japanese font, so Japanese pages render (and are screenshotted) without tofu;
+#   - axe-core, the accessibility checker, from the npm registry (package-lock.json).
+# Installs what it can: apt-get only as root on Debian. Anything missing makes
+# the browser tests skip with the reason, except where REQUIRE_BROWSER=1 (CI),
+# where they fail instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi "CJK\|IPAex\|Noto Sans JP" || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "warning: ${missing[*]} missing and not installable here (needs root and apt-get)" >&2
+  fi
+fi
+
+if command -v npm >/dev/null 2>&1; then
+  npm ci --silent --no-audit --no-fund
+else
+  echo "warning: npm not found; axe-core is missing and the accessibility test will skip" >&2
+fi
