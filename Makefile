@@ -8,13 +8,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Material prints an end-of-life banner on every build; it says nothing about ours.
 export NO_MKDOCS_2_WARNING := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve site test lint format bench figures clean
+.PHONY: help venv browser serve site offline test lint format bench figures clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,13 +29,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)  ## Create .venv and install the package, docs and test tools
 
+$(BROWSER_STAMP): package.json package-lock.json tools/install_browser.sh | $(STAMP)
+	tools/install_browser.sh
+	touch $@
+
+browser: $(BROWSER_STAMP)  ## Install chromium (as root on Debian), a Japanese font and axe-core for the browser tests
+
 site: $(STAMP)  ## Build the static site into site/ (strict: any warning fails)
 	$(BIN)/mkdocs build --strict --site-dir site
+
+offline: $(STAMP)  ## Build the offline bundle (works from file://, search included) into dist/
+	rm -rf site-offline
+	OFFLINE=true $(BIN)/mkdocs build --strict --site-dir site-offline
+	$(BIN)/python tools/zip_site.py site-offline dist/attention-notes-offline.zip
 
 serve: $(STAMP)  ## Build the site and serve it on http://127.0.0.1:8000, rebuilding on change
 	$(BIN)/mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
-test: $(STAMP) lint  ## Run every test: package, every docs snippet, both languages, the strict site build
+test: $(STAMP) $(BROWSER_STAMP) lint  ## Run every test: package, docs snippets, both languages, strict build, browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff: lint and formatting
@@ -54,4 +66,4 @@ figures: $(STAMP)  ## Redraw the docs' figures from the published results
 	$(BIN)/python -m attention_notes.figures --out docs/assets/figures
 
 clean:  ## Remove the built site and caches (keeps .venv)
-	rm -rf site .pytest_cache .hypothesis .ruff_cache
+	rm -rf site site-offline dist artifacts .pytest_cache .hypothesis .ruff_cache .cache

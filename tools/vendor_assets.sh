@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Copy the site's third-party browser assets from the npm registry into
-# docs/assets/vendor/, so the site serves them itself (no CDN):
-#   - KaTeX, which renders the maths;
-#   - iframe-worker, the shim that lets Material's search run from file://
-#     in the offline bundle (Material would otherwise load it from a CDN).
+# Copy third-party code from the npm registry into the repository, so that
+# neither the build nor the site downloads anything:
+#   - KaTeX (tools/vendor/katex), which hooks/maths.py runs under Node.js at
+#     build time to turn every formula into MathML: pages carry no maths script,
+#     stylesheet or font;
+#   - iframe-worker (docs/assets/vendor), the shim that lets Material's search
+#     run from file:// in the offline bundle (Material would otherwise load it
+#     from a CDN).
 # Run once per upgrade and commit the result; the build never downloads anything.
 set -euo pipefail
 katex="${KATEX_VERSION:-0.19.1}"
@@ -19,14 +22,10 @@ fetch() {  # fetch NAME VERSION -> unpacked in $tmp/NAME/package
 }
 
 fetch katex "$katex"
-dest="$vendor/katex"
+dest="$root/tools/vendor/katex"
 rm -rf "$dest"
-mkdir -p "$dest/fonts" "$dest/contrib"
-cp "$tmp/katex/package/dist/katex.min.js" "$tmp/katex/package/dist/katex.min.css" "$tmp/katex/package/LICENSE" "$dest/"
-cp "$tmp/katex/package/dist/contrib/auto-render.min.js" "$dest/contrib/"
-# Only woff2: every browser that runs this site's JavaScript reads it, and the
-# stylesheet lists it first, so the .woff/.ttf copies would never be fetched.
-cp "$tmp/katex/package/dist/fonts/"*.woff2 "$dest/fonts/"
+mkdir -p "$dest"
+cp "$tmp/katex/package/dist/katex.min.js" "$tmp/katex/package/LICENSE" "$dest/"
 echo "$katex" > "$dest/VERSION"
 
 fetch iframe-worker "$iframe_worker"
@@ -37,4 +36,4 @@ cp "$tmp/iframe-worker/package/shim/index.js" "$dest/shim.js"
 cp "$tmp/iframe-worker/package/LICENSE" "$dest/" 2>/dev/null || true
 echo "$iframe_worker" > "$dest/VERSION"
 
-echo "KaTeX $katex, iframe-worker $iframe_worker -> ${vendor#"$root"/}"
+echo "KaTeX $katex -> tools/vendor/katex, iframe-worker $iframe_worker -> ${vendor#"$root"/}"
