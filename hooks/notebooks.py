@@ -1,4 +1,5 @@
-"""Make mkdocs-jupyter work with mkdocs-static-i18n, and give notebook headings real anchors.
+"""Make mkdocs-jupyter work with mkdocs-static-i18n, give notebook headings real anchors,
+and keep notebook pages light (section 3 below).
 
 Two known breakages of this stack, fixed where they start:
 
