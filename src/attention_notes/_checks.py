@@ -30,15 +30,13 @@ def check_tensor(
     rank from 1 up. ``allow_neg_inf`` lets ``-inf`` through (the usual
     "blocked" value in attention scores).
     """
-    if layouts is None:
-        wanted = "a tensor with at least one dimension"
-        rank_ok = isinstance(x, torch.Tensor) and x.dim() >= 1
-    else:
-        wanted = " or ".join(layouts)
-        ranks = {len([n for n in lo.strip("()").split(",") if n.strip()]) for lo in layouts}
-        rank_ok = isinstance(x, torch.Tensor) and x.dim() in ranks
+    wanted = "a tensor with at least one dimension" if layouts is None else " or ".join(layouts)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {wanted}, got {type(x).__name__}")
+    if layouts is None:
+        rank_ok = x.dim() >= 1
+    else:  # the rank of "(B, T, D)" is its number of letters
+        rank_ok = x.dim() in {len([n for n in lo.strip("()").split(",") if n.strip()]) for lo in layouts}
     if not rank_ok:
         raise ValueError(f"{name} must be {wanted}, got {_shape(x)}")
     if not x.is_floating_point():

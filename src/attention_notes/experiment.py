@@ -18,7 +18,7 @@ shipped with the package: :func:`load_results`.
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -60,7 +60,7 @@ class ExperimentConfig:
     # fixed thread count keeps the floating-point sums, and so the numbers,
     # the same on every machine.
     threads: int = 1
-    models: tuple[str, ...] = field(default=("baseline", "attention"))
+    models: tuple[str, ...] = ("baseline", "attention")
 
 
 def reverse_batch(
