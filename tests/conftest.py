@@ -28,6 +28,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _UNUSED_SEED = 987_654_321
 
+# pytest runs on two workers (`-n 2`), one per core of the machines this
+# project is built on. With torch's default of one intra-op thread per core,
+# each worker's OpenMP threads spin on the core the other worker is using:
+# a 0.6 s training test took 12 s that way. One thread per worker keeps each
+# on its own core. (Thread count does not change any printed output: the
+# tensors in the docs are far too small for torch to split the work.)
+torch.set_num_threads(1)
+
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if type(item).__name__ == "TestBlock":  # a pytest-codeblocks item

@@ -11,10 +11,7 @@ is tried with real queries, and the offline bundle is opened from file://.
 
 import json
 import re
-import subprocess
-import sys
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +19,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS, AXE, page_url, site_pages
 from tests.conftest import build_site
+from tests.fresh_python import ForkServer
 from tests.markdown import fences, ja_notebooks, ja_pages
 from tests.markdown import page_url as source_url
 
@@ -38,6 +36,7 @@ COUNTED = {"document", "stylesheet", "script", "font", "image", "other"}
 
 def test_every_built_page_is_checked(site: Path):
     assert sorted(site_pages(site)) == sorted(PAGES)
+    assert set(SCREENSHOT_PAGES) <= {path for _, path in PAGES}
 
 
 class Load:
@@ -76,6 +75,20 @@ def _served_size(site: Path, base: str, url: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+SCREENSHOT_PAGES = ["", "simplified-self-attention/", "bahdanau-attention/"]
+
+
+def screenshot(page, lang: str, path: str, scheme: str, device: str) -> None:
+    """Key pages in light and dark, desktop and phone (artifacts/screenshots/), for a reviewer.
+
+    Taken during the page loads the checks make anyway.
+    """
+    if path in SCREENSHOT_PAGES:
+        out = ARTIFACTS / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / f"{lang}-{path.strip('/') or 'home'}-{scheme}-{device}.png"))
+
+
 @pytest.fixture
 def desktop(browser, server, site, request):
     lang, path = request.param
@@ -100,6 +113,7 @@ def test_page(desktop, server):
 
     # Only the local server: no fonts, scripts or anything else from other hosts.
     assert not load.outside, load.outside
+    screenshot(page, lang, path, "light", "desktop")
 
     # Maths: every formula rendered by KaTeX, no TeX source left in the text.
     text = page.evaluate(TEXT_OUTSIDE_CODE)
@@ -171,6 +185,7 @@ def test_no_horizontal_overflow_on_a_phone(browser, server, site, lang, path, sc
     load = Load(browser, server, page_url(server, lang, path), site, wait="load", **phone)
     try:
         palette = load.page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
+        screenshot(load.page, lang, path, scheme, "mobile")
         width, body, screen = load.page.evaluate(
             "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
         )
@@ -197,15 +212,11 @@ def _python_blocks(page) -> list[tuple[str, str]]:
     return pairs
 
 
-def _run(code: str, cwd: Path) -> str:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=300)
-    assert done.returncode == 0, f"copied block failed:\n{code}\n{done.stderr}"
-    return done.stdout
-
-
 def test_copied_python_blocks_print_what_the_page_shows(browser, server, site, tmp_path):
-    """Copy each block with its button, run it in a fresh interpreter, compare with the page.
+    """Copy each block with its button, run it as in a fresh interpreter, compare with the page.
 
+    Each block runs in its own process with a new ``__main__``, forked from an
+    interpreter that has only imported torch (tests/fresh_python.py).
     Notebook pages are left out: their cells build on one another, and
     tests/test_notebooks.py checks their outputs by running the notebook.
     """
@@ -223,15 +234,19 @@ def test_copied_python_blocks_print_what_the_page_shows(browser, server, site, t
     # Every Python fence of the sources, on the Japanese and the English page.
     assert len(pairs) == 2 * sum(f.info == "python" for p in ja_pages() for f in fences(p))
     unique = sorted({code for _, code, _ in pairs})
-    with ThreadPoolExecutor(max_workers=2) as pool:  # one fresh interpreter per block
-        printed = dict(zip(unique, pool.map(lambda c: _run(c, tmp_path), unique), strict=True))
+    printed = {}
+    with ForkServer(tmp_path) as run:
+        for code in unique:
+            rc, out, err = run(code)
+            assert rc == 0, f"copied block failed:\n{code}\n{err}"
+            printed[code] = out
     for where, code, shown in pairs:
         assert shown is not None, f"{where}: a Python block without an output block"
         assert printed[code].rstrip("\n") == shown.rstrip("\n"), f"{where}:\n{code}"
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "copied-blocks.txt").write_text(
         f"{len(pairs)} blocks copied from {len({w for w, _, _ in pairs})} pages, "
-        f"{len(unique)} distinct, each run in a fresh interpreter\n"
+        f"{len(unique)} distinct, each run in a fresh process (tests/fresh_python.py)\n"
     )
 
 
@@ -248,24 +263,43 @@ SEARCHES = [
 
 
 def _search(page, query: str) -> list[str]:
-    page.locator("label.md-search__icon, .md-search__input").first.click()
+    """Type ``query`` into Material's search box; the result links once they are for this query."""
+    page.evaluate(
+        "() => document.querySelectorAll('.md-search-result__item').forEach(e => e.dataset.stale = 1)"
+    )
+    if not page.evaluate("() => document.getElementById('__search').checked"):  # open, not toggle
+        page.locator("label.md-search__icon, .md-search__input").first.click()
     page.locator("input.md-search__input").fill(query)
     # Material searches on key-up; `fill` types no keys (as an IME commits
     # Japanese text, a key-up follows), so end with one.
     page.keyboard.press("End")
-    page.wait_for_selector(".md-search-result__item", timeout=15_000)
+    # Wait for this query's results, not the previous query's still on screen.
+    page.wait_for_selector(".md-search-result__item:not([data-stale])", timeout=15_000)
     return page.evaluate(
         "() => [...document.querySelectorAll('.md-search-result__item > a')].map(a => a.href)"
     )
 
 
-@pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES, ids=[f"{q[0]}:{q[1]}" for q in SEARCHES])
-def test_search_finds_the_right_page(browser, server, site, lang, query, expected):
-    load = Load(browser, server, page_url(server, lang, ""), site, viewport={"width": 1280, "height": 900})
-    try:
-        hits = _search(load.page, query)
-    finally:
+@pytest.fixture(scope="module")
+def search_page(browser, server, site):
+    """One home page per language, searched again and again, as a reader would."""
+    loads = {}
+
+    def get(lang: str):
+        if lang not in loads:
+            desktop = {"viewport": {"width": 1280, "height": 900}}
+            loads[lang] = Load(browser, server, page_url(server, lang, ""), site, **desktop)
+        return loads[lang].page
+
+    yield get
+    for load in loads.values():
+        assert not load.outside, load.outside
         load.close()
+
+
+@pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES, ids=[f"{q[0]}:{q[1]}" for q in SEARCHES])
+def test_search_finds_the_right_page(search_page, server, lang, query, expected):
+    hits = _search(search_page(lang), query)
     want = page_url(server, lang, expected)
     pages = [h.split("#")[0].split("?")[0] for h in hits]  # Material adds ?h=<query>
     # One index serves both languages, so the reader's own pages are what count.
@@ -276,33 +310,17 @@ def test_search_finds_the_right_page(browser, server, site, lang, query, expecte
         f.write(f"{lang}\t{query}\t{len(hits)} hits, {len(mine)} in {lang}\tfirst: {mine[0]}\n")
 
 
-SCREENSHOT_PAGES = ["", "simplified-self-attention/", "bahdanau-attention/"]
-
-
+@pytest.mark.parametrize("path", SCREENSHOT_PAGES)
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_screenshots(browser, server, site, lang):
-    """Key pages in light and dark, desktop and phone, for a reviewer without a browser."""
-    out = ARTIFACTS / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    sizes = {"desktop": {"width": 1280, "height": 900}, "mobile": {"width": 375, "height": 812}}
-    taken = 0
-    for path in SCREENSHOT_PAGES:
-        for scheme in ("light", "dark"):
-            for device, viewport in sizes.items():
-                load = Load(
-                    browser,
-                    server,
-                    page_url(server, lang, path),
-                    site,
-                    wait="load",
-                    viewport=viewport,
-                    color_scheme=scheme,
-                )
-                name = f"{lang}-{path.strip('/') or 'home'}-{scheme}-{device}.png"
-                load.page.screenshot(path=str(out / name), full_page=False)
-                load.close()
-                taken += 1
-    assert taken == len(SCREENSHOT_PAGES) * 4
+def test_dark_desktop_screenshots(browser, server, site, lang, path):
+    """The one screenshot no check loads a page for (the others are taken during checks)."""
+    desktop = {"viewport": {"width": 1280, "height": 900}, "color_scheme": "dark"}
+    load = Load(browser, server, page_url(server, lang, path), site, wait="load", **desktop)
+    try:
+        assert load.page.evaluate("() => document.body.getAttribute('data-md-color-scheme')") == "slate"
+        screenshot(load.page, lang, path, "dark", "desktop")
+    finally:
+        load.close()
 
 
 # ---- the offline bundle -------------------------------------------------------
