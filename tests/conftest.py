@@ -12,12 +12,14 @@ fresh interpreter.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +63,47 @@ def build_site(out: Path, offline: bool = False) -> Path:
     return out
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """``build(folder)`` run once per test run, however many xdist workers ask for it.
+
+    Every worker has its own session, so a session fixture alone would build
+    once per worker. The first worker to get here builds into a folder all
+    workers of this run share (the parent of their temporary folders); the others wait on
+    the lock, then use it. A build that failed leaves no ``.done`` mark, so
+    the next worker tries again and fails with the same message.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # basetemp is <this run's folder>/popen-gw<N>
+        shared = shared.parent
+    out, done = shared / name, shared / f"{name}.done"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            build(out)
+            done.touch()
+    return out
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built once per test session."""
-    return build_site(tmp_path_factory.mktemp("site"))
+    """The site, built once per test run (`mkdocs build --strict`)."""
+    return built_once(tmp_path_factory, "site", build_site)
+
+
+# The two tests that take tens of seconds each. pytest-xdist's "worksteal"
+# scheduler (pyproject.toml) hands each of the N workers an equal, contiguous
+# share of the collection and lets a worker that runs dry steal from the
+# others; so each long test is put at the start of a different share. Left
+# where collection puts them, both landed on one worker once, which then ran
+# for 80 s after the other had finished.
+LONG = ("test_executing_reproduces_the_committed_outputs", "test_copied_python_blocks_print")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    long = [item for item in items if item.name.startswith(LONG)]
+    rest = [item for item in items if not item.name.startswith(LONG)]
+    # Collection happens in each worker, which knows how many workers there are.
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    for k, item in enumerate(long):  # worker w's share starts at index w * len(items) // workers
+        rest.insert(k % workers * len(items) // workers + k // workers, item)
+    items[:] = rest
