@@ -42,21 +42,37 @@ def test_every_built_page_is_checked(site: Path):
 class Tab:
     """A browser context with one page, which visits one URL after another.
 
-    Every request goes through a route that lets only the local server (and
-    data:/blob: URLs) through and records anything else in ``outside``.
-    Routing also turns the HTTP cache off, so each visit fetches every file
-    again and weighs what a first visit weighs. Reusing one context for many
-    pages is much cheaper than a context per page (0.4 s of CPU per visit
-    instead of 1.8 s on our 2-core machine) and checks the same things: each
-    visit is a new document.
+    Every request is recorded (``requests``); one to anywhere but the local
+    server (or a data:/blob: URL) is also aborted and listed in ``outside``.
+    Reusing one context for many pages is much cheaper than a context per page
+    (0.4 s of CPU per visit instead of 1.8 s on our 2-core machine) and checks
+    the same things: each visit is a new document, and the browser reports
+    every file a page asks for, from its cache or not, so a page's weight
+    (the served size of each file it asked for) is that of a first visit.
+
+    ``search=False`` hands Material's search worker an index with no
+    documents (the site's own search configuration, so the page's scripts run
+    as usual): for checks of layout and code blocks, which do not need the
+    worker to build the real index, 0.4 s of CPU per visit. Refusing the file
+    instead breaks the page's other scripts (the palette toggle stops
+    working). Search has its own tests.
     """
 
-    def __init__(self, browser, base: str, site: Path, **context_args):
+    def __init__(self, browser, base: str, site: Path, search: bool = True, **context_args):
         self.base, self.site = base, site
         self.requests: dict[str, str] = {}
         self.outside: list[str] = []
         self.context = browser.new_context(**context_args)
-        self.context.route("**/*", self._guard)
+        # A pattern, not a Python predicate, so that the browser driver does the
+        # matching and only requests that leave the server come back to Python.
+        self.context.route(re.compile(rf"^(?!{re.escape(base)}|data:|blob:)"), self._leave)
+        if not search:
+            config = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))["config"]
+            empty = json.dumps({"config": config, "docs": []})
+            self.context.route(
+                f"{base}search/search_index.json",
+                lambda route: route.fulfill(body=empty, content_type="application/json"),
+            )
         self.page = self.context.new_page()
         self.page.on("request", lambda r: self.requests.setdefault(r.url, r.resource_type))
 
@@ -77,13 +93,9 @@ class Tab:
     def _sizes(self) -> list[tuple[int, str]]:
         return [(_served_size(self.site, self.base, u), kind) for u, kind in self.requests.items()]
 
-    def _guard(self, route) -> None:
-        url = route.request.url
-        if url.startswith((self.base, "data:", "blob:")):
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
+    def _leave(self, route) -> None:
+        self.outside.append(route.request.url)
+        route.abort()
 
     def close(self) -> None:
         self.context.close()
@@ -94,9 +106,9 @@ def tabs(browser, server, site):
     """``tabs(name, **context_args)``: a :class:`Tab` per name, made on first use, for this module."""
     made: dict[str, Tab] = {}
 
-    def get(name: str, **context_args) -> Tab:
+    def get(name: str, search: bool = True, **context_args) -> Tab:
         if name not in made:
-            made[name] = Tab(browser, server, site, **context_args)
+            made[name] = Tab(browser, server, site, search, **context_args)
         return made[name]
 
     yield get
@@ -212,19 +224,28 @@ def test_page(tabs, server, lang, path):
         pytest.skip("axe-core is not installed (npm ci): every check but accessibility passed")
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
-def test_no_horizontal_overflow_on_a_phone(tabs, server, lang, path, scheme):
-    # A context per scheme: Material keeps the palette it chose in local storage.
-    phone = tabs(f"phone-{scheme}", color_scheme=scheme, **PHONE)
-    page = phone.visit(page_url(server, lang, path), wait="load")
-    palette = page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
-    screenshot(page, lang, path, scheme, "mobile")
-    width, body, screen = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+def test_no_horizontal_overflow_on_a_phone(tabs, server, lang, path):
+    """On a 375-pixel phone, in light mode and after switching to dark with the header's toggle."""
+    page = tabs("phone", search=False, color_scheme="light", **PHONE).visit(
+        page_url(server, lang, path), wait="load"
     )
-    assert palette == ("slate" if scheme == "dark" else "default")
-    assert max(width, body) <= screen, f"{max(width, body)} px wide on a {screen} px screen"
+    toggle = page.locator("form[data-md-component=palette] label:visible")
+    scheme_now = "() => document.body.getAttribute('data-md-color-scheme')"
+    try:
+        for scheme, palette in (("light", "default"), ("dark", "slate")):
+            if scheme == "dark":
+                toggle.click()
+            assert page.evaluate(scheme_now) == palette
+            screenshot(page, lang, path, scheme, "mobile")
+            width, body, screen = page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+            )
+            assert max(width, body) <= screen, f"{scheme}: {max(width, body)} px wide on a {screen} px screen"
+    finally:
+        # Material keeps the choice in local storage: back to light for the next page.
+        if page.evaluate(scheme_now) == "slate":
+            toggle.click()
 
 
 def _python_blocks(page) -> list[tuple[str, str]]:
@@ -254,7 +275,7 @@ def _python_blocks(page) -> list[tuple[str, str]]:
     return pairs
 
 
-def test_copied_python_blocks_print_what_the_page_shows(browser, server, site, tmp_path):
+def test_copied_python_blocks_print_what_the_page_shows(tabs, server, tmp_path):
     """Copy each block with its button, run it as in a fresh interpreter, compare with the page.
 
     Each block runs in its own process with a new ``__main__``, forked from an
@@ -262,17 +283,13 @@ def test_copied_python_blocks_print_what_the_page_shows(browser, server, site, t
     Notebook pages are left out: their cells build on one another, and
     tests/test_notebooks.py checks their outputs by running the notebook.
     """
-    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    tab = tabs("copy", search=False, permissions=["clipboard-read", "clipboard-write"])
     pairs = []
-    try:
-        page = context.new_page()
-        for lang, path in PAGES:
-            if path in NOTEBOOK_PATHS:
-                continue
-            page.goto(page_url(server, lang, path), wait_until="load")
+    for lang, path in PAGES:
+        if path not in NOTEBOOK_PATHS:
+            page = tab.visit(page_url(server, lang, path), wait="load")
             pairs += [(f"{lang}:{path}", code, out) for code, out in _python_blocks(page)]
-    finally:
-        context.close()
+    assert not tab.outside, tab.outside
     # Every Python fence of the sources, on the Japanese and the English page.
     assert len(pairs) == 2 * sum(f.info == "python" for p in ja_pages() for f in fences(p))
     unique = sorted({code for _, code, _ in pairs})
@@ -344,7 +361,7 @@ def test_search_finds_the_right_page(tabs, server, lang, query, expected):
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_dark_desktop_screenshots(tabs, server, lang, path):
     """The one screenshot no check loads a page for (the others are taken during checks)."""
-    page = tabs("desktop-dark", color_scheme="dark", **DESKTOP).visit(
+    page = tabs("desktop-dark", search=False, color_scheme="dark", **DESKTOP).visit(
         page_url(server, lang, path), wait="load"
     )
     assert page.evaluate("() => document.body.getAttribute('data-md-color-scheme')") == "slate"
