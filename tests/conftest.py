@@ -90,18 +90,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built_once(tmp_path_factory, "site", build_site)
 
 
-# The two tests that take tens of seconds each. pytest-xdist's "worksteal"
+# The tests that take longest, longest first. pytest-xdist's "worksteal"
 # scheduler (pyproject.toml) hands each of the N workers an equal, contiguous
-# share of the collection and lets a worker that runs dry steal from the
-# others; so each long test is put at the start of a different share. Left
-# where collection puts them, both landed on one worker once, which then ran
-# for 80 s after the other had finished.
-LONG = ("test_executing_reproduces_the_committed_outputs", "test_copied_python_blocks_print")
+# share of the collection and lets a worker that runs dry steal from the tail
+# of another's share; so the long tests go to the heads of the shares, one
+# per worker in turn. Left where collection puts them, the two longest once
+# landed on one worker, which then ran for 80 s after the other had finished.
+LONG = (
+    "test_executing_reproduces_the_committed_outputs",  # trains both models: 40 s
+    "test_copied_python_blocks_print",  # 14 pages, 52 blocks copied and run
+    "test_offline_bundle_works_from_file_urls",  # builds the offline site
+)
+
+
+def _long_rank(item: pytest.Item) -> int | None:
+    return next((i for i, name in enumerate(LONG) if item.name.startswith(name)), None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    long = [item for item in items if item.name.startswith(LONG)]
-    rest = [item for item in items if not item.name.startswith(LONG)]
+    long = sorted((item for item in items if _long_rank(item) is not None), key=_long_rank)
+    rest = [item for item in items if _long_rank(item) is None]
     # Collection happens in each worker, which knows how many workers there are.
     workers = getattr(config, "workerinput", {}).get("workercount", 1)
     for k, item in enumerate(long):  # worker w's share starts at index w * len(items) // workers
