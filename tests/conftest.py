@@ -67,10 +67,10 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Pa
     """``build(folder)`` run once per test run, however many xdist workers ask for it.
 
     Every worker has its own session, so a session fixture alone would build
-    once per worker. The first worker to get here builds into a folder all
-    workers of this run share (the parent of their temporary folders); the others wait on
-    the lock, then use it. A build that failed leaves no ``.done`` mark, so
-    the next worker tries again and fails with the same message.
+    once per worker. The first worker to get here builds into a folder that
+    all workers of this run share (the parent of their temporary folders);
+    the others wait on the lock, then use it. A build that failed leaves no
+    ``.done`` mark, so the next worker tries again and fails the same way.
     """
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # basetemp is <this run's folder>/popen-gw<N>

@@ -13,7 +13,9 @@ What the child shares with a fresh interpreter: its random generators (torch,
 interpreter seeds them, so a block that prints random numbers without setting
 a seed prints different numbers on every run; and every name must be imported
 by the block itself. What it does not: ``torch`` is already in
-``sys.modules``, so ``import torch`` is instant. A block cannot tell.
+``sys.modules``, so ``import torch`` is instant; only a block that inspects
+``sys.modules`` could tell. tests/test_fresh_python.py checks all of this
+against a real fresh interpreter.
 """
 
 import json
