@@ -17,10 +17,13 @@ Two known breakages of this stack, fixed where they start:
    Headings without one get a Unicode-aware slug, never an empty id.
 """
 
+import hashlib
 import html
 import re
+from pathlib import Path
 
 import mkdocs.utils
+import tinycss2
 from mkdocs.config.defaults import MkDocsConfig
 
 import markdown
@@ -66,7 +69,24 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
     IPythonRenderer.heading = _heading
     mkdocs_jupyter.plugin._get_markdown_toc = _markdown_toc
+    mkdocs_jupyter.plugin._compute_cache_key = _cache_key(mkdocs_jupyter.plugin._compute_cache_key)
     return config
+
+
+def _cache_key(key):
+    """mkdocs-jupyter's cache key, which also changes when a hook changes.
+
+    The cache holds the converted notebook, and these hooks change the
+    conversion (headings and table of contents here, maths in hooks/maths.py);
+    keyed on the notebook and the plugin's options alone, a cached page would
+    hide a change to a hook until the notebook itself changed.
+    """
+    hooks = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py"))))
+
+    def with_hooks(nb_path, config, exec_nb) -> str:
+        return hashlib.sha256(f"{key(nb_path, config, exec_nb)}:{hooks.hexdigest()}".encode()).hexdigest()
+
+    return with_hooks
 
 
 # ---- 3. page weight ------------------------------------------------------------
@@ -76,64 +96,125 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 # Below, rules whose selectors name a class that the page does not contain are
 # dropped, and so are custom properties (mostly inlined icons) that no kept
 # rule uses. The rendering is unchanged; the page loses about nine tenths of it.
+# tinycss2 reads the CSS as a browser does, so strings (content: "}"),
+# comments and url(data:...) values cannot be taken for the end of a rule.
 
 STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
 CLASS_ATTR = re.compile(r'class="([^"]*)"')
-SELECTOR_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
-CUSTOM_PROPERTY = re.compile(r"(--[\w-]+)\s*:(?:[^;{}()]|\([^()]*\))*;?")  # values may hold url(data:...;...)
-VAR_USE = re.compile(r"var\(\s*(--[\w-]+)")
+# At-rules that hold rules; other at-rules (@font-face, @keyframes...) are kept whole.
+GROUPING = {"media", "supports", "layer", "container", "document", "scope"}
 
 
-def _blocks(css: str) -> list[tuple[str, str]]:
-    """Split CSS into top-level (prelude, body) pairs; body is None for statements like @import."""
-    out, i, n = [], 0, len(css)
-    while i < n:
-        brace = css.find("{", i)
-        semi = css.find(";", i)
-        if brace == -1:
-            break
-        if semi != -1 and semi < brace and css[i:semi].strip().startswith("@"):
-            out.append((css[i : semi + 1], None))
-            i = semi + 1
-            continue
-        depth, j = 1, brace + 1
-        while j < n and depth:
-            depth += {"{": 1, "}": -1}.get(css[j], 0)
-            j += 1
-        out.append((css[i:brace].strip(), css[brace + 1 : j - 1]))
-        i = j
-    return out
+def _needed_classes(prelude: list) -> list[set[str]]:
+    """For each selector of a comma-separated list, the classes an element needs for it to match.
+
+    Classes inside functional pseudo-classes (``:not(.x)``, ``:is(.x, .y)``) are
+    not counted: a rule is dropped only when it surely matches nothing.
+    """
+    selectors, current, previous = [], set(), None
+    for token in prelude:
+        if token.type == "literal" and token.value == ",":
+            selectors.append(current)
+            current = set()
+        elif token.type == "ident" and previous is not None and previous == "literal:.":
+            current.add(token.value)
+        previous = f"{token.type}:{getattr(token, 'value', '')}"
+    return [*selectors, current]
 
 
-def _keep_selector(prelude: str, classes: set[str]) -> bool:
-    return any(all(c in classes for c in SELECTOR_CLASS.findall(sel)) for sel in prelude.split(","))
+def _shake(rules: list, classes: set[str]) -> list:
+    """The rules that can match an element of the page; comments and parse errors dropped."""
+    kept = []
+    for rule in rules:
+        if rule.type == "qualified-rule":
+            if any(needed <= classes for needed in _needed_classes(rule.prelude)):
+                kept.append(rule)
+        elif rule.type == "at-rule" and rule.content is not None and rule.lower_at_keyword in GROUPING:
+            inner = _shake(_parse_rules(rule.content), classes)
+            if inner:
+                kept.append((rule, inner))
+        elif rule.type == "at-rule":
+            kept.append(rule)
+    return kept
 
 
-def _shake(css: str, classes: set[str]) -> str:
+def _parse_rules(css) -> list:
+    return tinycss2.parse_rule_list(css, skip_comments=True, skip_whitespace=True)
+
+
+def _declarations(rule) -> list:
+    return tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True)
+
+
+def _var_uses(tokens) -> set[str]:
+    """Custom properties read with var() anywhere in ``tokens``, nested functions included."""
+    found = set()
+    for token in tokens or ():
+        if token.type == "function":
+            if token.lower_name == "var":
+                name = next((t for t in token.arguments if t.type != "whitespace"), None)
+                if name is not None and name.type == "ident":
+                    found.add(name.value)
+            found |= _var_uses(token.arguments)
+        elif token.type in {"() block", "[] block", "{} block"}:
+            found |= _var_uses(token.content)
+    return found
+
+
+def _used_properties(kept: list) -> set[str]:
+    """Custom properties that a kept rule reads, directly or through other custom properties."""
+    used, definitions = set(), {}
+
+    def walk(items: list) -> None:
+        for item in items:
+            if isinstance(item, tuple):
+                walk(item[1])
+            elif item.type == "qualified-rule":
+                for d in _declarations(item):
+                    if d.type == "declaration" and d.name.startswith("--"):
+                        definitions.setdefault(d.name, []).append(d.value)
+                    elif d.type == "declaration":
+                        used.update(_var_uses(d.value))
+                    else:  # a nested rule
+                        used.update(_var_uses(d.prelude) | _var_uses(getattr(d, "content", None)))
+            else:  # an at-rule kept whole
+                used.update(_var_uses(item.prelude) | _var_uses(item.content))
+
+    walk(kept)
+    todo = list(used)
+    while todo:  # properties defined in terms of other properties
+        for value in definitions.get(todo.pop(), []):
+            more = _var_uses(value) - used
+            used |= more
+            todo.extend(more)
+    return used
+
+
+def _needed(declaration, used: set[str]) -> bool:
+    name = getattr(declaration, "name", "")  # nested rules have none
+    return not name.startswith("--") or name in used
+
+
+def _serialize(kept: list, used: set[str]) -> str:
     out = []
-    for prelude, body in _blocks(css):
-        if body is None:
-            out.append(prelude)
-        elif prelude.startswith(("@media", "@supports", "@layer")):
-            inner = _shake(body, classes)
-            if inner.strip():
-                out.append(f"{prelude}{{{inner}}}")
-        elif prelude.startswith("@"):
-            out.append(f"{prelude}{{{body}}}")
-        elif _keep_selector(prelude, classes):
-            out.append(f"{prelude}{{{body}}}")
+    for item in kept:
+        if isinstance(item, tuple):
+            rule, inner = item
+            out.append(f"@{rule.at_keyword}{tinycss2.serialize(rule.prelude)}{{{_serialize(inner, used)}}}")
+        elif item.type == "qualified-rule":
+            body = [d.serialize() for d in _declarations(item) if d.type != "error" and _needed(d, used)]
+            if body:
+                out.append(f"{tinycss2.serialize(item.prelude).strip()}{{{';'.join(body)}}}")
+        else:
+            out.append(item.serialize())
     return "".join(out)
 
 
-def _drop_unused_properties(css: str) -> str:
-    used = set(VAR_USE.findall(CUSTOM_PROPERTY.sub("", css)))
-    while True:  # properties defined in terms of other properties
-        defined = [(m.group(1), m.group(0)) for m in CUSTOM_PROPERTY.finditer(css)]
-        more = {v for name, decl in defined if name in used for v in VAR_USE.findall(decl)}
-        if more <= used:
-            break
-        used |= more
-    return CUSTOM_PROPERTY.sub(lambda m: m.group(0) if m.group(1) in used else "", css)
+def shrink_css(css: str, classes: set[str]) -> str:
+    """``css`` without the rules that match no element with ``classes``, nor the custom properties
+    that only those rules used."""
+    kept = _shake(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True), classes)
+    return _serialize(kept, _used_properties(kept))
 
 
 def on_post_page(output: str, page, config: MkDocsConfig) -> str:
@@ -145,6 +226,6 @@ def on_post_page(output: str, page, config: MkDocsConfig) -> str:
     def shrink(m: re.Match) -> str:
         if len(m.group(2)) < 20_000:
             return m.group(0)
-        return m.group(1) + _drop_unused_properties(_shake(m.group(2), classes)) + m.group(3)
+        return m.group(1) + shrink_css(m.group(2), classes) + m.group(3)
 
     return STYLE.sub(shrink, output)

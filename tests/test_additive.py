@@ -1,5 +1,7 @@
 """Bahdanau (additive) attention."""
 
+import copy
+
 import pytest
 import torch
 from hypothesis import given
@@ -12,6 +14,14 @@ from tests.strategies import tensors
 def make(query_dim=5, key_dim=4, hidden_dim=6, seed=0):
     torch.manual_seed(seed)
     return AdditiveAttention(query_dim, key_dim, hidden_dim)
+
+
+def all_ones(attn):
+    """``attn`` with every projection weight 1, so that inputs near 1e38 overflow the projections."""
+    with torch.no_grad():
+        attn.W_query.weight.fill_(1.0)
+        attn.W_key.weight.fill_(1.0)
+    return attn
 
 
 def inputs(B=3, S=7, Dq=5, Dk=4, seed=1):
@@ -133,6 +143,36 @@ Q, K = inputs()
         (lambda a: a(Q, K.long()), TypeError, r"keys must have a floating-point dtype"),
         (lambda a: a(Q, torch.empty(3, 0, 4)), ValueError, r"keys must not be empty"),
         (lambda a: a(Q, K.masked_fill(K > 1, float("nan"))), ValueError, r"keys contains NaN"),
+        # mixed dtypes and devices
+        (
+            lambda a: a(Q, K.double()),
+            TypeError,
+            r"query, keys and the module's parameters must have the same dtype, "
+            r"got query torch\.float32, keys torch\.float64, the module's parameters torch\.float32",
+        ),
+        (
+            lambda a: a.double()(Q.double(), K.double(), torch.randn(3, 7, 2)),
+            TypeError,
+            r"keys and values must have the same dtype, got keys torch\.float64, values torch\.float32",
+        ),
+        (
+            lambda a: a(Q, K.to("meta")),
+            ValueError,
+            r"query, keys and the module's parameters must be on the same device, "
+            r"got query on cpu, keys on meta, the module's parameters on cpu",
+        ),
+        (
+            lambda a: a(Q, K, key_padding_mask=torch.zeros(3, 7, dtype=torch.bool, device="meta")),
+            ValueError,
+            r"keys and key_padding_mask must be on the same device",
+        ),
+        # finite inputs whose projections overflow: inf - inf in W_query q + W_key k
+        (
+            lambda a: all_ones(a)(torch.full((3, 5), 1e38), torch.full((3, 7, 4), -1e38)),
+            ValueError,
+            r"attn_scores = w_v\^T tanh\(W_query query \+ W_key keys\) overflowed torch\.float32 "
+            r".* scale query or keys down",
+        ),
     ],
 )
 def test_bad_input_is_rejected_clearly(call, error, message):
@@ -140,7 +180,69 @@ def test_bad_input_is_rejected_clearly(call, error, message):
         call(make())
 
 
-@pytest.mark.parametrize("dims", [(0, 4, 6), (5, -1, 6), (5, 4, 2.5), (True, 4, 6)])
-def test_bad_sizes_are_rejected(dims):
-    with pytest.raises(ValueError, match=r"must be a positive int"):
+@pytest.mark.parametrize(
+    ("dims", "error", "message"),
+    [
+        ((0, 4, 6), ValueError, r"query_dim must be a positive int, got 0"),
+        ((5, -1, 6), ValueError, r"key_dim must be a positive int, got -1"),
+        ((5, 4, 2.5), TypeError, r"hidden_dim must be a positive int, got float 2\.5"),
+        ((True, 4, 6), TypeError, r"query_dim must be a positive int, got bool True"),
+        ((5, "4", 6), TypeError, r"key_dim must be a positive int, got str '4'"),
+    ],
+)
+def test_bad_sizes_are_rejected(dims, error, message):
+    with pytest.raises(error, match=message):
         AdditiveAttention(*dims)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_module_is_the_float32_module_rounded_once(dtype):
+    # Projections, scores, softmax and context in float32, cast back once.
+    # Computed in the half type, every step rounds and these bits differ.
+    attn = make(8, 8, 16).to(dtype)
+    g = torch.Generator().manual_seed(1)
+    query = (torch.randn(4, 8, generator=g) * 3).to(dtype)
+    keys = (torch.randn(4, 512, 8, generator=g) * 3).to(dtype)
+    values = (torch.randn(4, 512, 64, generator=g) * 10).to(dtype)
+    mask = torch.zeros(4, 512, dtype=torch.bool)
+    mask[1, 100:] = True
+    context, attn_weights = attn(query, keys, values, key_padding_mask=mask)
+    assert context.dtype == attn_weights.dtype == dtype
+    attn32 = copy.deepcopy(attn).float()
+    context32, attn_weights32 = attn32(query.float(), keys.float(), values.float(), key_padding_mask=mask)
+    assert torch.equal(context, context32.to(dtype))
+    assert torch.equal(attn_weights, attn_weights32.to(dtype))
+
+
+def test_float64_module_stays_float64():
+    attn = make().double()
+    query, keys = inputs()
+    context, attn_weights = attn(query.double(), keys.double())
+    assert context.dtype == attn_weights.dtype == torch.float64
+    context32, _ = make()(query, keys)
+    assert not torch.equal(context, context32.double())  # computed in float64, not float32 cast up
+    torch.testing.assert_close(context, context32.double(), rtol=1e-5, atol=1e-6)
+
+
+def test_padded_positions_may_overflow():
+    # Only the positions that are attended to must give finite scores.
+    attn = all_ones(make())
+    query, keys = inputs(B=2, S=5)
+    mask = torch.tensor([[False, False, False, True, True], [False] * 5])
+    query = query.clone()
+    query[0] = 1e38  # W_query q = +inf
+    keys = keys.clone()
+    keys[0, 3:] = -1e38  # W_key k = -inf at the padded positions: inf - inf = nan
+    with pytest.raises(ValueError, match="overflowed"):
+        attn(query, keys)
+    context, attn_weights = attn(query, keys, key_padding_mask=mask)
+    assert torch.isfinite(context).all() and (attn_weights[0, 3:] == 0).all()
+
+
+def test_meta_module_gives_the_shapes():
+    attn = make().to("meta")
+    query, keys = torch.empty(3, 5, device="meta"), torch.empty(3, 7, 4, device="meta")
+    mask = torch.zeros(3, 7, dtype=torch.bool, device="meta")
+    context, attn_weights = attn(query, keys, torch.empty(3, 7, 9, device="meta"), key_padding_mask=mask)
+    assert context.device.type == attn_weights.device.type == "meta"
+    assert context.shape == (3, 9) and attn_weights.shape == (3, 7)

@@ -1,23 +1,38 @@
 """The benchmark's machinery (not its timings: those are measured by `make bench`, not tested)."""
 
+import inspect
+import json
+import os
+import time
+
+import pytest
 import torch
 
+from attention_notes import benchmark
 from attention_notes.benchmark import IMPLEMENTATIONS, load_benchmark, peak_memory, run
 
 
-def test_all_implementations_compute_the_same_thing():
-    x = torch.randn(12, 5, generator=torch.Generator().manual_seed(0))
-    reference = IMPLEMENTATIONS["vectorised"](x)[0]
+@pytest.mark.parametrize("shape", [(1, 3), (12, 5), (40, 16)])
+def test_all_implementations_compute_the_same_thing(shape):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))  # (T, D)
+    # softmax(x xᵀ) x written out in float64, independent of every implementation.
+    x64 = x.double()
+    attn_weights = torch.softmax(x64 @ x64.T, dim=-1)  # (T, T)
+    context = attn_weights @ x64  # (T, D)
     for name, fn in IMPLEMENTATIONS.items():
         out = fn(x)
-        context = out[0] if isinstance(out, tuple) else out
-        torch.testing.assert_close(context, reference, atol=1e-5, rtol=1e-4, msg=name)
+        got = out[0] if isinstance(out, tuple) else out
+        assert got.dtype == torch.float32, name
+        torch.testing.assert_close(got.double(), context, atol=1e-5, rtol=1e-4, msg=name)
+        if isinstance(out, tuple):
+            torch.testing.assert_close(out[1].double(), attn_weights, atol=1e-6, rtol=1e-5, msg=name)
 
 
 def test_peak_memory_sees_a_large_allocation():
+    if not (os.path.exists("/proc/self/status") and os.path.exists("/proc/self/clear_refs")):
+        pytest.skip("no /proc/self/status or clear_refs (not Linux): peak memory is not measured")
     measured = peak_memory(lambda: torch.ones(4 * 2**20))  # 16 MiB of float32
-    if measured is None:  # not Linux: nothing to measure with
-        return
+    assert measured is not None
     assert 14 * 2**20 <= measured <= 40 * 2**20
 
 
@@ -42,3 +57,128 @@ def test_published_benchmark_meets_the_target():
     # Memory: at T = 4096 the package holds the scores and the weights, 2 x 64 MiB.
     peak = bench["results"]["vectorised"]["peak_bytes"][-1]
     assert 120 * 2**20 <= peak <= 200 * 2**20
+
+
+def _structure(value: object) -> object:
+    """Keys, recursively, with the type of every leaf; lists stand for one entry per length."""
+    if isinstance(value, dict):
+        return {key: _structure(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def test_published_benchmark_comes_from_the_current_code():
+    # Changing what run() returns, or its defaults, without re-running `make bench` fails here.
+    bench = load_benchmark()
+    tiny = json.loads(json.dumps(run(lengths=(8, 16), dim=4, loop_budget=0.0)))  # as main() writes it
+    assert _structure(bench) == _structure(tiny)
+    assert list(bench["results"]) == list(IMPLEMENTATIONS)
+    assert list(bench["ratios"]) == list(tiny["ratios"])
+    n = len(bench["lengths"])
+    for name in IMPLEMENTATIONS:
+        assert all(len(series) == n for series in bench["results"][name].values()), name
+    assert all(len(series) == n for series in bench["ratios"].values())
+    defaults = {name: p.default for name, p in inspect.signature(run).parameters.items()}
+    assert bench["lengths"] == list(defaults["lengths"])
+    assert bench["dim"] == defaults["dim"]
+    assert bench["loop_budget_s"] == defaults["loop_budget"]
+
+
+# The command line: `python -m attention_notes.benchmark`.
+
+
+@pytest.fixture
+def run_calls(monkeypatch):
+    """Replace run() by a recorder that stops main() before any work is done."""
+    calls = []
+
+    def fake_run(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise _RunCalledError
+
+    monkeypatch.setattr(benchmark, "run", fake_run)
+    return calls
+
+
+class _RunCalledError(Exception):
+    pass
+
+
+def _usage_error(argv, capsys) -> str:
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exc:
+        benchmark.main(argv)
+    assert time.perf_counter() - start < 5
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert captured.err.startswith("usage: python -m attention_notes.benchmark")
+    return captured.err.strip().splitlines()[-1]
+
+
+def test_cli_checks_out_before_the_run(tmp_path, run_calls, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    out = a_file / "benchmark.json"  # its parent is a regular file: unwritable, even for root
+    message = _usage_error(["--out", str(out)], capsys)
+    assert message == (
+        f"python -m attention_notes.benchmark: error: --out: cannot create {out}: {a_file} is not a folder"
+    )
+    assert run_calls == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--max-length", "5000"], "argument --max-length: must be a power of 2 and at least 8, got 5000"),
+        (["--max-length", "4"], "argument --max-length: must be a power of 2 and at least 8, got 4"),
+        (["--max-length", "0"], "argument --max-length: must be a power of 2 and at least 8, got 0"),
+        (["--max-length", "-8"], "argument --max-length: must be a power of 2 and at least 8, got -8"),
+        (["--max-length", "1e3"], "argument --max-length: must be a whole number, got '1e3'"),
+        (["--loop-budget", "0"], "argument --loop-budget: must be a finite number greater than 0, got 0"),
+        (["--loop-budget", "-1"], "argument --loop-budget: must be a finite number greater than 0, got -1"),
+        (["--loop-budget", "inf"], "argument --loop-budget: must be a finite number greater than 0, got inf"),
+        (["--loop-budget", "nan"], "argument --loop-budget: must be a finite number greater than 0, got nan"),
+        (["--loop-budget", "fast"], "argument --loop-budget: must be a number, got 'fast'"),
+    ],
+)
+def test_cli_rejects_bad_numbers(argv, error, tmp_path, run_calls, capsys):
+    message = _usage_error(["--out", str(tmp_path / "b.json"), *argv], capsys)
+    assert message == f"python -m attention_notes.benchmark: error: {error}"
+    assert run_calls == []
+
+
+def test_cli_defaults_are_the_published_run(tmp_path, run_calls):
+    with pytest.raises(_RunCalledError):
+        benchmark.main(["--out", str(tmp_path / "new" / "b.json")])
+    ((args, kwargs),) = run_calls
+    defaults = {name: p.default for name, p in inspect.signature(run).parameters.items()}
+    assert args == (defaults["lengths"],)
+    assert kwargs == {"loop_budget": defaults["loop_budget"]}
+
+
+def test_cli_max_length_sets_the_lengths(tmp_path, run_calls):
+    with pytest.raises(_RunCalledError):
+        benchmark.main(["--out", str(tmp_path / "b.json"), "--max-length", "64", "--loop-budget", "0.25"])
+    assert run_calls == [(((8, 16, 32, 64),), {"loop_budget": 0.25})]
+
+
+def test_cli_help_names_the_command_and_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as exc:
+        benchmark.main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal width
+    assert text.startswith("usage: python -m attention_notes.benchmark ")
+    assert "(default: 4096)" in text and "(default: 0.5)" in text
+    assert "(default: None)" not in text
+
+
+def test_cli_writes_the_results(tmp_path, capsys):
+    out = tmp_path / "new" / "b.json"
+    benchmark.main(["--out", str(out), "--max-length", "16", "--loop-budget", "10"])
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["lengths"] == [8, 16] and data["loop_budget_s"] == 10.0
+    assert _structure(data) == _structure(load_benchmark())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == "T" and [line.split()[0] for line in lines[1:3]] == ["8", "16"]

@@ -1,5 +1,6 @@
 """The toy data matches the book, so readers can check numbers against it."""
 
+import pytest
 import torch
 
 from attention_notes import TOKENS, journey_inputs, simple_self_attention
@@ -36,3 +37,24 @@ def test_each_call_returns_a_new_tensor():
 
 def test_dtype_argument():
     assert journey_inputs(torch.float64).dtype == torch.float64
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool, torch.complex64, "float32", float])
+def test_non_floating_dtypes_are_refused(dtype):
+    # torch.int64 used to round every embedding (all below 1) to 0.
+    with pytest.raises(TypeError, match=r"dtype must be a floating-point torch\.dtype .* got "):
+        journey_inputs(dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_floating_dtypes_keep_the_values(dtype):
+    inputs = journey_inputs(dtype)
+    assert inputs.dtype == dtype
+    # The same numbers, rounded once to dtype.
+    assert torch.equal(inputs, journey_inputs(torch.float64).to(dtype))
+
+
+def test_device_argument():
+    inputs = journey_inputs(device="meta")
+    assert inputs.device.type == "meta" and inputs.shape == (6, 3) and inputs.dtype == torch.float32
+    assert journey_inputs(torch.float64, device=torch.device("cpu")).device.type == "cpu"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention_notes import (
@@ -260,8 +260,255 @@ W = torch.softmax(X @ X.T, dim=-1)
             ValueError,
             r"attn_weights must be non-negative",
         ),
+        # mixed dtypes: torch's own message names neither argument
+        (
+            lambda: query_scores(X, X[1].double()),
+            TypeError,
+            r"inputs and query must have the same dtype, got inputs torch\.float32, query torch\.float64",
+        ),
+        (
+            lambda: query_scores_loop(X.half(), X[1]),
+            TypeError,
+            r"inputs and query must have the same dtype, got inputs torch\.float16, query torch\.float32",
+        ),
+        (
+            lambda: context_vector(X, W[1].double()),
+            TypeError,
+            r"inputs and attn_weights must have the same dtype, got inputs torch\.float32, attn_weights torch\.float64",
+        ),
+        (
+            lambda: context_vectors(X.double(), W),
+            TypeError,
+            r"inputs and attn_weights must have the same dtype, got inputs torch\.float64, attn_weights torch\.float32",
+        ),
+        # mixed devices (meta stands in for a GPU, which this machine lacks)
+        (
+            lambda: query_scores(X, X[1].to("meta")),
+            ValueError,
+            r"inputs and query must be on the same device, got inputs on cpu, query on meta",
+        ),
+        (
+            lambda: context_vectors(X.to("meta"), W),
+            ValueError,
+            r"inputs and attn_weights must be on the same device, got inputs on meta, attn_weights on cpu",
+        ),
+        # finite inputs whose scores overflow
+        *[
+            (
+                lambda f=f: f(torch.full((2, 2), 1e20)),
+                ValueError,
+                r"attn_scores = x @ x\.mT overflowed torch\.float32 \(largest finite value 3\.403e\+38\) "
+                r"although the inputs are finite; scale x down",
+            )
+            for f in (simple_self_attention, simple_self_attention_loop)
+        ],
+        *[
+            (
+                lambda f=f: f(torch.full((2, 2), 1e20)),
+                ValueError,
+                r"attn_scores = inputs @ inputs\.m?T overflowed torch\.float32 .* scale inputs down",
+            )
+            for f in (all_scores, all_scores_loop)
+        ],
+        *[
+            (
+                lambda f=f: f(torch.full((2, 2), -1e20), torch.full((2,), 1e20)),
+                ValueError,
+                r"attn_scores = inputs @ query overflowed torch\.float32 .* scale inputs or query down",
+            )
+            for f in (query_scores, query_scores_loop)
+        ],
+        (
+            # Computed in float32 (8e4 is fine there), returned in float16 (it is not).
+            lambda: all_scores(torch.full((3, 8), 100.0, dtype=torch.float16)),
+            ValueError,
+            r"attn_scores = inputs @ inputs\.mT overflowed torch\.float16 \(largest finite value 6\.55e\+04\)",
+        ),
     ],
 )
 def test_bad_input_is_rejected_clearly(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- dtypes -------------------------------------------------------------------
+
+HALF = [torch.float16, torch.bfloat16]
+
+
+def half_cases():
+    g = torch.Generator().manual_seed(0)
+    return {
+        "randn*40": torch.randn(4, 64, generator=g) * 40,  # scores near 1e5: inf in float16
+        "full 100": torch.full((3, 8), 100.0),  # every score 8e4: inf in float16
+        "randn": torch.randn(16, 32, generator=g),
+    }
+
+
+def sdpa_in_float32(x: torch.Tensor) -> torch.Tensor:
+    x32 = x.float()
+    return F.scaled_dot_product_attention(x32, x32, x32, scale=1.0).to(x.dtype)
+
+
+@pytest.mark.parametrize("attention", [simple_self_attention, simple_self_attention_loop])
+@pytest.mark.parametrize("case", list(half_cases()))
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_precision_matches_sdpa_in_float32(attention, case, dtype):
+    x = half_cases()[case].to(dtype)
+    context, attn_weights = attention(x)
+    assert context.dtype == attn_weights.dtype == dtype
+    assert torch.isfinite(context).all() and torch.isfinite(attn_weights).all()
+    # Default tolerances for dtype: a few units in the last place of a half type.
+    torch.testing.assert_close(context, sdpa_in_float32(x))
+    x32 = x.float()
+    torch.testing.assert_close(attn_weights, torch.softmax(x32 @ x32.T, dim=-1).to(dtype))
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_precision_steps_compose(dtype):
+    x = half_cases()["randn"].to(dtype)
+    scores = all_scores(x)
+    weights = scores_to_weights(scores)
+    assert scores.dtype == weights.dtype == dtype
+    torch.testing.assert_close(context_vectors(x, weights), sdpa_in_float32(x))
+    torch.testing.assert_close(context_vector(x, weights[1]), sdpa_in_float32(x)[1])
+    torch.testing.assert_close(query_scores(x, x[1]), scores[1])
+    assert torch.equal(query_scores_loop(x, x[1]), query_scores(x, x[1]))
+    assert torch.equal(all_scores_loop(x), scores)
+
+
+def test_bfloat16_is_as_accurate_as_sdpa():
+    # Computing in bfloat16 itself was ~20x less accurate than SDPA in bfloat16.
+    x64 = torch.randn(16, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    exact = F.scaled_dot_product_attention(x64, x64, x64, scale=1.0)
+    x = x64.bfloat16()
+    sdpa_error = (F.scaled_dot_product_attention(x, x, x, scale=1.0).double() - exact).abs().max()
+    our_error = (simple_self_attention(x)[0].double() - exact).abs().max()
+    assert our_error <= 1.5 * sdpa_error
+
+
+FUNCTIONS = {
+    "query_scores": lambda x: query_scores(x, x[0]),
+    "query_scores_loop": lambda x: query_scores_loop(x, x[0]),
+    "all_scores": all_scores,
+    "all_scores_loop": all_scores_loop,
+    "scores_to_weights": lambda x: scores_to_weights(x @ x.T),
+    "context_vector": lambda x: context_vector(x, torch.softmax(x @ x[0], dim=0)),
+    "context_vectors": lambda x: context_vectors(x, torch.softmax(x @ x.T, dim=-1)),
+    "simple_self_attention": simple_self_attention,
+    "simple_self_attention_loop": simple_self_attention_loop,
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+def test_float64_stays_float64(name):
+    # The float32 computation of the half types must not downcast float64.
+    x = journey_inputs(torch.float64)
+    out = FUNCTIONS[name](x)
+    for t in out if isinstance(out, tuple) else (out,):
+        assert t.dtype == torch.float64
+    # Bit for bit what float64 arithmetic gives, not float32 rounded back up.
+    ref = FUNCTIONS[name](x.float())
+    ref = ref if isinstance(ref, tuple) else (ref,)
+    for t, r in zip(out if isinstance(out, tuple) else (out,), ref, strict=True):
+        assert not torch.equal(t, r.double())
+        torch.testing.assert_close(t, r.double(), atol=1e-6, rtol=1e-6)
+
+
+# --- gradients through the loops ----------------------------------------------
+
+
+def grads(outputs, inputs, seed=0):
+    """Gradients of a fixed random linear function of ``outputs`` with respect to ``inputs``."""
+    g = torch.Generator().manual_seed(seed)
+    total = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outputs)
+    return torch.autograd.grad(total, inputs)
+
+
+def assert_same_grads(loop, vectorised, args):
+    loop_args = [a.double().requires_grad_(True) for a in args]
+    vec_args = [a.double().requires_grad_(True) for a in args]
+    loop_out, vec_out = loop(*loop_args), vectorised(*vec_args)
+    loop_out = loop_out if isinstance(loop_out, tuple) else (loop_out,)
+    vec_out = vec_out if isinstance(vec_out, tuple) else (vec_out,)
+    for got, want in zip(grads(loop_out, loop_args), grads(vec_out, vec_args), strict=True):
+        assert torch.allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@given(sequences(batched=False, max_t=6), st.data())
+def test_query_scores_loop_has_the_vectorised_gradients(inputs, data):
+    query = data.draw(tensors((inputs.shape[1],)))
+    assert_same_grads(query_scores_loop, query_scores, [inputs, query])
+
+
+@given(sequences(batched=False, max_t=6))
+def test_all_scores_loop_has_the_vectorised_gradients(inputs):
+    assert_same_grads(all_scores_loop, all_scores, [inputs])
+
+
+@given(sequences(batched=False, max_t=6, max_d=4))
+def test_self_attention_loop_has_the_vectorised_gradients(x):
+    # Scores up to 10*10*4 make some weights exactly 0 or 1: still the same gradients.
+    assert_same_grads(simple_self_attention_loop, simple_self_attention, [x / 4])
+
+
+# --- tensors on the meta device -----------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+def test_meta_tensors_give_the_shapes(name):
+    # Nothing here allocates on the CPU behind the input's back, and the value
+    # checks (which would need bool() of a meta tensor) are skipped.
+    x = torch.empty(5, 3, device="meta")
+    meta_out = FUNCTIONS[name](x)
+    cpu_out = FUNCTIONS[name](torch.randn(5, 3, generator=torch.Generator().manual_seed(0)))
+    meta_out = meta_out if isinstance(meta_out, tuple) else (meta_out,)
+    cpu_out = cpu_out if isinstance(cpu_out, tuple) else (cpu_out,)
+    for m, c in zip(meta_out, cpu_out, strict=True):
+        assert m.device.type == "meta" and m.shape == c.shape and m.dtype == c.dtype
+
+
+def test_meta_tensors_still_get_shape_checks():
+    with pytest.raises(ValueError, match=r"x must be \(T, D\) or \(B, T, D\), got \(3,\)"):
+        simple_self_attention(torch.empty(3, device="meta"))
+    with pytest.raises(ValueError, match=r"query must have size D = inputs\.shape\[1\] = 3, got 4"):
+        query_scores(torch.empty(5, 3, device="meta"), torch.empty(4, device="meta"))
+
+
+# --- the "are these weights?" check -------------------------------------------
+
+LENGTHS = [1, 2, 7, 1000, 10**5, 10**6]
+
+
+@pytest.mark.parametrize("S", LENGTHS)
+@pytest.mark.parametrize("total", [0.0, 0.5, 1.5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, *HALF])
+def test_weights_that_do_not_sum_to_one_are_refused_at_every_length(S, total, dtype):
+    # The tolerance used to grow with S: at S = 10**5, all-zero weights passed.
+    inputs = torch.ones(S, 2, dtype=dtype)
+    attn_weights = torch.full((S,), total / S, dtype=dtype)
+    with pytest.raises(ValueError, match=r"attn_weights must sum to 1"):
+        context_vector(inputs, attn_weights)
+    with pytest.raises(ValueError, match=r"attn_weights must sum to 1"):
+        context_vectors(inputs, attn_weights[None])
+
+
+@pytest.mark.parametrize("S", LENGTHS)
+# Scores close together are the hard case: torch's float32 softmax then sums to
+# 1 +- 1e-3 at S = 10**6, not 1e-6 * sqrt(S); and scale 0 gives float16 weights
+# of exactly 1/S, all rounded the same way.
+@pytest.mark.parametrize("scale", [0.0, 3e-4, 1e-3, 1e-2, 1.0, 5.0])
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_real_softmax_weights_are_accepted_at_every_length(S, seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(S, 2, generator=g)
+    attn_scores = torch.randn(S, generator=g) * scale + 7.0
+    context_vector(inputs, torch.softmax(attn_scores, dim=0))
+    context_vectors(inputs, torch.softmax(attn_scores, dim=0)[None])
+    # Half-precision inputs, weights computed as the package does: softmax in
+    # float32, then rounded to the half type (in float16, weights below 6e-5
+    # lose relative precision).
+    for dtype in HALF:
+        x = (inputs * scale).to(dtype)
+        context_vector(x, scores_to_weights(query_scores(x, torch.ones(2, dtype=dtype))))

@@ -1,12 +1,13 @@
 """The built site: strict build, both languages, no third-party requests, maths from our own files."""
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from tests.markdown import ROOT, headings, ja_notebooks, ja_pages, page_url
+from tests.markdown import ROOT, english_of, headings, ja_notebooks, ja_pages, page_url, prose_lines
 
 
 def _page_dirs() -> list[str]:
@@ -85,25 +86,120 @@ def test_navigation_is_translated(site: Path):
     assert "Simplified self-attention" in en and "Glossary" in en
 
 
-@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
-def test_maths_is_rendered_at_build_time(site: Path, lang: str, page: str):
-    """hooks/maths.py turns every formula into MathML: no TeX and no maths script on the page."""
-    html = _html(site, lang, page)
+# TeX a reader could see: \( \) \[ \], $$, an inline $...$ (pandoc's rule: a $ that
+# opens is followed by a non-space, one that closes follows a non-space and no
+# digit follows it; "$5 or $6" is a price) and any TeX command.
+TEX = re.compile(r"\\[()\[\]]|\$\$|(?<![\\$])\$(?![\s$])[^$\n]*?(?<!\s)\$(?!\d)|\\[A-Za-z]+")
+# Elements whose text is not shown as text: code, and the TeX source inside each MathML formula.
+NOT_TEXT = re.compile(r"<(pre|code|annotation|script|style)\b.*?</\1>", re.S)
+DISPLAY_MATHML = '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"'
+
+
+def test_no_tex_anywhere_on_any_page(site: Path):
+    """hooks/maths.py leaves no TeX outside code: article, <title>, navigation, table of contents, attributes."""
+    found = []
+    for path in sorted(site.rglob("*.html")):
+        rest = NOT_TEXT.sub(" ", path.read_text(encoding="utf-8"))
+        found += [
+            f"{path.relative_to(site)}: {rest[m.start() - 40 : m.end() + 40]!r}" for m in TEX.finditer(rest)
+        ]
+    assert not found, "\n".join(found[:20])
+
+
+def test_no_tex_in_the_search_index(site: Path):
+    docs = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    assert len(docs) > 50
+    found = []
+    for entry in docs:
+        for field in ("title", "text"):
+            text = re.sub(r"<(pre|code)>.*?</\1>", " ", entry[field], flags=re.S)
+            found += [f"{entry['location']} {field}: {m[0]!r}" for m in TEX.finditer(text)]
+    assert not found, "\n".join(found[:20])
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_heading_with_maths_shows_it_in_the_table_of_contents(site: Path, lang: str):
+    html = _html(site, lang, "simplified-self-attention/")
+    entries = re.findall(r'<a href="#context-vector" class="md-nav__link">(.*?)</a>', html, re.S)
+    assert entries
+    for entry in entries:
+        assert '<annotation encoding="application/x-tex">z^{(2)}</annotation>' in entry
+
+
+MATHS_ASSETS = ("katex", "mathjax", "auto-render", ".woff", ".ttf", ".otf")
+
+
+def test_no_page_refers_to_a_maths_script_stylesheet_or_font(site: Path):
+    """MathML is drawn by the browser: nothing of KaTeX (or MathJax) is loaded, and no web font at all."""
+    found = []
+    for path in sorted(site.rglob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        parser = _Resources()
+        parser.feed(html)
+        found += [
+            f"{path.relative_to(site)}: {u}" for u in parser.urls if any(w in u.lower() for w in MATHS_ASSETS)
+        ]
+        found += [
+            f"{path.relative_to(site)}: {w}" for w in ("katex.min", "katex.css", "auto-render") if w in html
+        ]
+    for path in sorted(site.rglob("*.css")):
+        urls = re.findall(r"url\(([^)]*)\)", path.read_text(encoding="utf-8", errors="replace"))
+        found += [f"{path.relative_to(site)}: {u}" for u in urls if any(w in u.lower() for w in MATHS_ASSETS)]
+    assert not found, found
+    assert not [p for p in site.rglob("*") if "katex" in p.name.lower() or "mathjax" in p.name.lower()]
+
+
+SOURCES = [
+    (lang, ja if lang == "ja" else english_of(ja))
+    for lang in ("ja", "en")
+    for ja in [*ja_pages(), *ja_notebooks()]
+]
+# The formulas of a source, as arithmatex and nbconvert (with hooks/maths.py) find them.
+FORMULA = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?![\s$])(?:[^$\\]|\\.)+?(?<!\s)\$(?!\d)", re.S)
+
+
+def _maths_source(source: Path) -> str:
+    """The prose of a page or notebook, without code, where its maths is."""
+    if source.suffix == ".ipynb":
+        cells = json.loads(source.read_text(encoding="utf-8"))["cells"]
+        lines = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").splitlines()
+    else:
+        lines = prose_lines(source)
+    return re.sub(r"`[^`\n]*`", "", "\n".join(lines))
+
+
+@pytest.mark.parametrize(("lang", "source"), SOURCES, ids=[f"{lang}:{p.name}" for lang, p in SOURCES])
+def test_every_formula_of_the_source_is_mathml(site: Path, lang: str, source: Path):
+    ja = source if lang == "ja" else source.with_name(source.name.replace(".en.", "."))
+    html = _html(site, lang, page_url(ja))
     article = html.split("<article", 1)[1].split("</article>", 1)[0]
-    text = re.sub(r"<(pre|code|annotation|script|style)\b.*?</\1>", " ", article, flags=re.S)
-    text = re.sub(r"<[^>]+>", " ", text)
-    for raw in ("\\(", "\\[", "$$"):
-        assert raw not in text, f"unrendered maths {raw!r}"
-    assert "katex.min.js" not in html and "auto-render" not in html
-    if 'class="arithmatex"' in html:
-        assert html.count('class="katex"') >= html.count('class="arithmatex"')
+    expected = len(FORMULA.findall(_maths_source(source)))
+    assert article.count('<math xmlns="http://www.w3.org/1998/Math/MathML"') == expected
+    assert article.count('<span class="katex">') == article.count('class="arithmatex"') == expected
 
 
 def test_maths_is_mathml(site: Path):
     html = _html(site, "en", "simplified-self-attention/")
     assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML"') > 50
-    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"') >= 5
-    assert not (site / "assets/vendor/katex").exists()  # no maths script, stylesheet or font
+    assert html.count(DISPLAY_MATHML) >= 5
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_experiment_notebook_maths_still_renders(site: Path, lang: str):
+    html = _html(site, lang, "experiment/")
+    assert re.findall(r'<annotation encoding="application/x-tex">(.*?)</annotation>', html) == [
+        "i",
+        "L - 1 - i",
+    ]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_notebook_pages_carry_only_the_css_they_use(site: Path, lang: str):
+    """hooks/notebooks.py cuts JupyterLab's 570 KB stylesheet down to the rules the page uses."""
+    html = _html(site, lang, "experiment/")
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)
+    assert 0 < sum(map(len, styles)) < 60_000
+    assert ".jupyter-wrapper .jp-Cell" in "".join(styles)  # the rules it uses are still there
 
 
 MD_PAGES = [(lang, p) for lang in ("ja", "en") for p in ja_pages()]

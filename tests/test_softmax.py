@@ -95,3 +95,42 @@ def test_neg_inf_gets_zero_weight(softmax):
 def test_bad_input_is_rejected_clearly(softmax, x, dim, error, message):
     with pytest.raises(error, match=message):
         softmax(x, dim=dim)
+
+
+HALF = [torch.float16, torch.bfloat16]
+
+
+@pytest.mark.parametrize("softmax", [softmax_naive, softmax_stable])
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_precision_is_float32_rounded_once(softmax, dtype):
+    # Computed in float32 and cast back: exactly torch's float32 softmax, rounded
+    # once to dtype. Computing in dtype rounds exp and the division separately.
+    x = (torch.randn(32, 64, generator=torch.Generator().manual_seed(0)) * 4).to(dtype)
+    out = softmax(x)
+    assert out.dtype == dtype
+    assert torch.equal(out, torch.softmax(x.float(), dim=-1).to(dtype))
+
+
+def test_naive_float16_does_not_overflow_below_88():
+    # exp(12.) is already beyond float16's largest value, 65504.
+    x = torch.tensor([10.0, 20.0, 30.0], dtype=torch.float16)
+    out = softmax_naive(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, torch.softmax(x.float(), dim=-1).half())
+
+
+@pytest.mark.parametrize("softmax", [softmax_naive, softmax_stable])
+def test_float64_stays_float64(softmax):
+    x = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = softmax(x)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, torch.softmax(x, dim=-1), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("softmax", [softmax_naive, softmax_stable])
+def test_meta_tensors_give_shapes_only(softmax):
+    # A meta tensor has no values to check; the shape checks still apply.
+    out = softmax(torch.empty(2, 3, device="meta"), dim=0)
+    assert out.device.type == "meta" and out.shape == (2, 3)
+    with pytest.raises(ValueError, match=r"dim must be in \[-2, 1\]"):
+        softmax(torch.empty(2, 3, device="meta"), dim=2)

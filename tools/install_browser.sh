@@ -8,12 +8,29 @@
 # Installs what it can: apt-get only as root on Debian. Anything missing makes
 # the browser tests skip with the reason, except where REQUIRE_BROWSER=1 (CI),
 # where they fail instead.
+#
+#   tools/install_browser.sh          install what is missing and can be installed
+#   tools/install_browser.sh --check  exit 1 (saying what) if anything is still missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+have_font() { fc-list 2>/dev/null | grep -qi "CJK\|IPAex\|Noto Sans JP"; }
+
+if [ "${1:-}" = "--check" ]; then
+  still=()
+  [ -n "${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || still+=(chromium)
+  have_font || still+=("a Japanese font (fonts-noto-cjk)")
+  [ -f node_modules/axe-core/axe.min.js ] || still+=("axe-core (npm ci)")
+  if [ ${#still[@]} -gt 0 ]; then
+    echo "browser tests will skip: missing ${still[*]}; the next make test tries again" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "CJK\|IPAex\|Noto Sans JP" || missing+=(fonts-noto-cjk)
+have_font || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} with apt-get"

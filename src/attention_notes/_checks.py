@@ -1,13 +1,35 @@
-"""Input checks shared by the package.
+"""Input checks shared by the package, and the one dtype rule its computations follow.
 
 Every public function validates its arguments here, so a reader who passes the
 wrong thing gets a message that names the argument, what it got and what it
 needs, instead of a traceback from deep inside torch.
+
+Tensors on the ``meta`` device have a shape and a dtype but no values: they
+let a reader (or a test) trace shapes through a model without computing
+anything. The checks of shapes, dtypes and devices apply to them as to any
+tensor; the checks of *values* (NaN, inf, token ranges, sums) are skipped,
+because there is nothing to look at, and ``bool()`` of a meta tensor raises.
 """
 
 from collections.abc import Sequence
 
 import torch
+
+# float16 overflows above 65504, so the scores of modest inputs (a dot product
+# of 64 entries near 40) are already inf, and bfloat16 keeps only 8 bits of
+# mantissa. Like Hugging Face's eager attention, the package computes scores,
+# softmax and weighted sums of these types in float32 and casts the results back.
+_UPCAST = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype to compute in for inputs of ``dtype``: float32 for the half types, else ``dtype``."""
+    return _UPCAST.get(dtype, dtype)
+
+
+def has_values(x: torch.Tensor) -> bool:
+    """False for tensors on the ``meta`` device, whose values cannot be checked."""
+    return not x.is_meta
 
 
 def _shape(x: torch.Tensor) -> str:
@@ -44,7 +66,7 @@ def check_tensor(
     if x.numel() == 0:
         raise ValueError(f"{name} must not be empty: need {wanted}, each size >= 1, got {_shape(x)}")
     # One pass in the common, all-finite case; the details only on failure.
-    if not bool(torch.isfinite(x).all()):
+    if has_values(x) and not bool(torch.isfinite(x).all()):
         if torch.isnan(x).any():
             raise ValueError(f"{name} contains NaN; attention over NaN values has no meaning")
         bad = torch.isposinf(x) if allow_neg_inf else torch.isinf(x)
@@ -52,6 +74,57 @@ def check_tensor(
             allowed = "+inf" if allow_neg_inf else "inf"
             raise ValueError(f"{name} contains {allowed}; only finite values are allowed")
     return x
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def check_same_dtype(*named: tuple[str, torch.Tensor]) -> None:
+    """Raise a TypeError naming every tensor and its dtype unless all ``(name, tensor)`` share one dtype.
+
+    torch refuses ``float32 @ float64`` with a message about its internals
+    ("expected m1 and m2 to have the same dtype"); this one names the arguments.
+    """
+    if len({x.dtype for _, x in named}) > 1:
+        got = ", ".join(f"{name} {x.dtype}" for name, x in named)
+        raise TypeError(
+            f"{_join([name for name, _ in named])} must have the same dtype, got {got}; "
+            "convert one with .to(dtype)"
+        )
+
+
+def check_same_device(*named: tuple[str, torch.Tensor]) -> None:
+    """Raise a ValueError naming every tensor and its device unless all ``(name, tensor)`` share one."""
+    if len({x.device for _, x in named}) > 1:
+        got = ", ".join(f"{name} on {x.device}" for name, x in named)
+        raise ValueError(
+            f"{_join([name for name, _ in named])} must be on the same device, got {got}; "
+            "move one with .to(device)"
+        )
+
+
+def check_same_dtype_and_device(*named: tuple[str, torch.Tensor]) -> None:
+    """:func:`check_same_dtype` and :func:`check_same_device`: for tensors that meet in one operation."""
+    check_same_dtype(*named)
+    check_same_device(*named)
+
+
+def check_scores_finite(attn_scores: torch.Tensor, formula: str, inputs: str) -> torch.Tensor:
+    """Raise if scores computed from finite ``inputs`` came out inf or NaN.
+
+    Finite inputs can still give scores beyond the dtype's range: ``1e20 * 1e20``
+    is inf in float32, and softmax then returns NaN without a word. One pass
+    over the scores; ``formula`` says how they were computed, ``inputs`` what to scale.
+    """
+    if has_values(attn_scores) and not bool(torch.isfinite(attn_scores).all()):
+        largest = torch.finfo(attn_scores.dtype).max
+        raise ValueError(
+            f"attn_scores = {formula} overflowed {attn_scores.dtype} (largest finite value {largest:.4g}) "
+            f"although the inputs are finite; scale {inputs} down, "
+            "e.g. divide by their largest absolute value"
+        )
+    return attn_scores
 
 
 def check_dim(name: str, x: torch.Tensor, dim: int) -> int:
@@ -64,6 +137,15 @@ def check_dim(name: str, x: torch.Tensor, dim: int) -> int:
             f"{name} must be in [{-rank}, {rank - 1}] for a tensor of shape {_shape(x)}, got {dim}"
         )
     return dim % rank
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an int >= 1; TypeError for other types (bool, float), ValueError if < 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
 
 
 def check_size(name: str, got: int, need: int, what: str) -> None:

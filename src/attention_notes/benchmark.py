@@ -2,7 +2,7 @@
 
     python -m attention_notes.benchmark --out results.json
 
-measures, for T = 8, 16, ..., 4096 and D = 64 (float32, CPU), three versions
+measures, for T = 8, 16, ..., 4096 and D = 64 (float32, CPU), four versions
 of the same computation side by side in one process:
 
 - ``loop``: :func:`simple_self_attention_loop`, one Python-level dot product at a time;
@@ -13,11 +13,11 @@ of the same computation side by side in one process:
   PyTorch 2.13 on the CPU runs its fused, blocked (FlashAttention-style) kernel.
 
 Timings are medians over repeated calls after a warm-up, taken in turn (loop,
-vectorised, sdpa, loop, ...) so that a slow moment of a shared machine hits
-all three alike; ratios are medians of the per-round ratios. Peak memory is
-the rise of the process's peak resident set size (``VmHWM``, Linux) during one
-call. The loop version is measured only while one call takes less than
-``--loop-budget`` seconds. The run published with the package is
+vectorised, sdpa, sdpa_fused, loop, ...) so that a slow moment of a shared
+machine hits all four alike; ratios are medians of the per-round ratios. Peak
+memory is the rise of the process's peak resident set size (``VmHWM``, Linux)
+during one call. The loop version is measured only while one call takes less
+than ``--loop-budget`` seconds. The run published with the package is
 :func:`load_benchmark`.
 """
 
@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from attention_notes import _cli
 from attention_notes.simple_attention import simple_self_attention, simple_self_attention_loop
 
 __all__ = ["IMPLEMENTATIONS", "load_benchmark", "peak_memory", "run"]
@@ -191,12 +192,32 @@ def load_benchmark() -> dict:
     return json.loads(text)
 
 
+def _max_length(text: str) -> int:
+    """argparse ``type=`` for --max-length: the lengths run 8, 16, ... up to it, so a power of 2 >= 8."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 8 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of 2 and at least 8, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="where to write the JSON results")
-    parser.add_argument("--max-length", type=int, default=4096, help="largest T (a power of 2)")
-    parser.add_argument("--loop-budget", type=float, default=0.5, help="seconds per loop call")
+    parser = _cli.parser("attention_notes.benchmark", __doc__.split("\n\n")[0])
+    # default=SUPPRESS: a required option has no default for --help to show ("default: None").
+    parser.add_argument(
+        "--out", type=Path, required=True, default=argparse.SUPPRESS, help="where to write the JSON results"
+    )
+    parser.add_argument("--max-length", type=_max_length, default=4096, help="largest T (a power of 2, >= 8)")
+    parser.add_argument(
+        "--loop-budget",
+        type=_cli.finite_positive_float,
+        default=0.5,
+        help="measure the loop version only while one call takes less than this many seconds",
+    )
     args = parser.parse_args(argv)
+    _cli.check_out_file(parser, args.out)  # before the run, so a bad path does not cost the results
     lengths = tuple(2**k for k in range(3, args.max_length.bit_length()))
     data = run(lengths, loop_budget=args.loop_budget)
     args.out.parent.mkdir(parents=True, exist_ok=True)

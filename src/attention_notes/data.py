@@ -21,10 +21,16 @@ _EMBEDDINGS = (
 )
 
 
-def journey_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def journey_inputs(
+    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Return the embeddings of "Your journey starts with one step", shape (T=6, D=3).
 
     A new tensor on every call, so a snippet that edits it in place cannot
     change what the next snippet sees. Row ``i`` is the embedding of ``TOKENS[i]``.
+    ``dtype`` must be a floating-point dtype (an integer one would round every
+    value to 0); ``device`` defaults to torch's default device.
     """
-    return torch.tensor(_EMBEDDINGS, dtype=dtype)  # (T, D)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype (e.g. torch.float32), got {dtype!r}")
+    return torch.tensor(_EMBEDDINGS, dtype=dtype, device=device)  # (T, D)

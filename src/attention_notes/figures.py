@@ -11,7 +11,6 @@ Text is stored as glyph outlines, so the SVGs look the same everywhere without
 any font; the Japanese glyphs come from IPAexGothic (matplotlib-fontja).
 """
 
-import argparse
 import base64
 import html
 import io
@@ -22,6 +21,7 @@ import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from attention_notes import _cli
 from attention_notes.benchmark import load_benchmark
 from attention_notes.experiment import load_results
 
@@ -53,6 +53,7 @@ TEXT = {
         "baseline": "アテンションなし（最終状態のみ）",
         "attention": "Bahdanau アテンションあり",
         "chance": "でたらめに答えた場合",
+        "spread": "{n} つのシードの最小〜最大（線は平均）",
         "accuracy_title": "逆順タスク：系列が長くなると最終状態だけでは足りない",
         "source": "入力トークン（位置）",
         "output": "出力トークン（位置）",
@@ -89,6 +90,7 @@ TEXT = {
         "baseline": "no attention (final state only)",
         "attention": "with Bahdanau attention",
         "chance": "chance",
+        "spread": "min to max over {n} seeds (line: mean)",
         "accuracy_title": "Reversal: one final state is not enough for long sequences",
         "source": "input token (position)",
         "output": "output token (position)",
@@ -125,14 +127,25 @@ TEXT = {
 
 
 def plot_accuracy(results: dict, lang: str = "ja") -> Figure:
-    """Token accuracy against sequence length, one line per model."""
+    """Token accuracy against sequence length, one line per model.
+
+    For a run over several seeds (:func:`~attention_notes.experiment.run_seeds`)
+    the line is the mean and a band shows the smallest and largest accuracy.
+    """
     t = TEXT[lang]
     with rc_context(STYLE):
         fig = Figure(figsize=(6.4, 4.0), layout="constrained")
         ax = fig.subplots()
         lengths = results["lengths"]
-        ax.plot(lengths, results["baseline"], "o--", color="#888888", label=t["baseline"])
-        ax.plot(lengths, results["attention"], "o-", color="#3f51b5", label=t["attention"])
+        for name, fmt, color in (("baseline", "o--", "#888888"), ("attention", "o-", "#3f51b5")):
+            ax.plot(lengths, results[name], fmt, color=color, label=t[name])
+            if "range" in results:
+                spread = results["range"][name]
+                ax.fill_between(lengths, spread["min"], spread["max"], color=color, alpha=0.2, linewidth=0)
+        if "range" in results:
+            ax.fill_between(
+                [], [], [], color="#888888", alpha=0.2, label=t["spread"].format(n=len(results["seeds"]))
+            )
         chance = 1 / (results["config"]["vocab_size"] - 1)
         ax.axhline(chance, color="#bbbbbb", linewidth=1, linestyle=":", label=t["chance"])
         ax.set(xlabel=t["length"], ylabel=t["accuracy"], ylim=(0, 1.02), xticks=lengths)
@@ -162,7 +175,7 @@ def plot_alignment(example: dict, lang: str = "ja") -> Figure:
 
 
 def plot_performance(bench: dict, lang: str = "ja") -> Figure:
-    """Log-log time and peak memory against T for the three implementations."""
+    """Log-log time and peak memory against T for the four implementations."""
     t = TEXT[lang]
     lengths = bench["lengths"]
     styles = {
@@ -260,9 +273,10 @@ def write_all(out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Draw the figures of the docs.")
+    parser = _cli.parser("attention_notes.figures", "Draw the figures of the docs.")
     parser.add_argument("--out", type=Path, required=True, help="folder for the SVG files")
     args = parser.parse_args(argv)
+    _cli.check_out_dir(parser, args.out)
     for path in write_all(args.out):
         print(path)
 

@@ -37,7 +37,8 @@ def _missing(what: str) -> None:
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    """$CHROMIUM (any Chromium-based browser, e.g. a CI runner's Chrome), else chromium on PATH."""
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +49,9 @@ def browser():
         _missing("Playwright for Python is not installed (make test installs it)")
     executable = chromium_path()
     if executable is None:
-        _missing("no chromium on PATH (tools/install_browser.sh installs it as root on Debian)")
+        _missing(
+            "no chromium on PATH and no $CHROMIUM (tools/install_browser.sh installs it as root on Debian)"
+        )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser

@@ -155,13 +155,16 @@ def screenshot(page, lang: str, path: str, scheme: str, device: str) -> None:
         page.screenshot(path=str(out / f"{lang}-{path.strip('/') or 'home'}-{scheme}-{device}.png"))
 
 
+# The whole page as text, title included (navigation, table of contents, header,
+# footer, search, not just the article), without code and without the TeX
+# source that each MathML formula carries as an annotation.
 TEXT_OUTSIDE_CODE = """() => {
-    const root = document.querySelector("article") || document.body;
-    const clone = root.cloneNode(true);
-    clone.querySelectorAll("pre, code, script, style, .katex, .jp-InputArea, .jp-OutputArea")
+    const clone = document.body.cloneNode(true);
+    clone.querySelectorAll("pre, code, script, style, annotation, .jp-InputArea, .jp-OutputArea")
          .forEach((e) => e.remove());
-    return clone.textContent;
+    return document.title + "\\n" + clone.textContent;
 }"""
+TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 
 @pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
@@ -174,10 +177,11 @@ def test_page(tabs, server, lang, path):
     assert not tab.outside, tab.outside
     screenshot(page, lang, path, "light", "desktop")
 
-    # Maths: every formula rendered by KaTeX, no TeX source left in the text.
+    # Maths: every formula rendered by KaTeX, no TeX source left anywhere in the page's text.
     text = page.evaluate(TEXT_OUTSIDE_CODE)
     for raw in ("$", "\\(", "\\[", "\\begin"):
         assert raw not in text, f"unrendered maths ({raw!r}) in {lang}:{path}"
+    assert not TEX_COMMAND.search(text), f"TeX in {lang}:{path}: {TEX_COMMAND.findall(text)[:5]}"
     unrendered = page.evaluate(
         "() => [...document.querySelectorAll('.arithmatex')].filter(e => !e.querySelector('.katex')).length"
     )
