@@ -17,6 +17,7 @@ Two known breakages of this stack, fixed where they start:
    Headings without one get a Unicode-aware slug, never an empty id.
 """
 
+import functools
 import hashlib
 import html
 import re
@@ -69,7 +70,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
     IPythonRenderer.heading = _heading
     mkdocs_jupyter.plugin._get_markdown_toc = _markdown_toc
-    mkdocs_jupyter.plugin._compute_cache_key = _cache_key(mkdocs_jupyter.plugin._compute_cache_key)
+    key = mkdocs_jupyter.plugin._compute_cache_key
+    mkdocs_jupyter.plugin._compute_cache_key = _cache_key(getattr(key, "__wrapped__", key))
     return config
 
 
@@ -83,6 +85,7 @@ def _cache_key(key):
     """
     hooks = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py"))))
 
+    @functools.wraps(key)
     def with_hooks(nb_path, config, exec_nb) -> str:
         return hashlib.sha256(f"{key(nb_path, config, exec_nb)}:{hooks.hexdigest()}".encode()).hexdigest()
 
@@ -111,14 +114,14 @@ def _needed_classes(prelude: list) -> list[set[str]]:
     Classes inside functional pseudo-classes (``:not(.x)``, ``:is(.x, .y)``) are
     not counted: a rule is dropped only when it surely matches nothing.
     """
-    selectors, current, previous = [], set(), None
+    selectors, current, after_dot = [], set(), False
     for token in prelude:
-        if token.type == "literal" and token.value == ",":
+        if token.type == "ident" and after_dot:
+            current.add(token.value)
+        elif token.type == "literal" and token.value == ",":
             selectors.append(current)
             current = set()
-        elif token.type == "ident" and previous is not None and previous == "literal:.":
-            current.add(token.value)
-        previous = f"{token.type}:{getattr(token, 'value', '')}"
+        after_dot = token.type == "literal" and token.value == "."
     return [*selectors, current]
 
 
@@ -210,10 +213,16 @@ def _serialize(kept: list, used: set[str]) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=4)
+def _stylesheet(css: str) -> list:
+    """The parsed stylesheet: every notebook page carries the same one, and parsing is most of the work."""
+    return tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+
+
 def shrink_css(css: str, classes: set[str]) -> str:
     """``css`` without the rules that match no element with ``classes``, nor the custom properties
     that only those rules used."""
-    kept = _shake(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True), classes)
+    kept = _shake(_stylesheet(css), classes)
     return _serialize(kept, _used_properties(kept))
 
 

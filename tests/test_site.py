@@ -92,7 +92,6 @@ def test_navigation_is_translated(site: Path):
 TEX = re.compile(r"\\[()\[\]]|\$\$|(?<![\\$])\$(?![\s$])[^$\n]*?(?<!\s)\$(?!\d)|\\[A-Za-z]+")
 # Elements whose text is not shown as text: code, and the TeX source inside each MathML formula.
 NOT_TEXT = re.compile(r"<(pre|code|annotation|script|style)\b.*?</\1>", re.S)
-DISPLAY_MATHML = '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"'
 
 
 def test_no_tex_anywhere_on_any_page(site: Path):
@@ -107,6 +106,7 @@ def test_no_tex_anywhere_on_any_page(site: Path):
 
 
 def test_no_tex_in_the_search_index(site: Path):
+    """Section titles and texts as Material's search shows them: a formula is its MathML's text."""
     docs = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
     assert len(docs) > 50
     found = []
@@ -149,11 +149,7 @@ def test_no_page_refers_to_a_maths_script_stylesheet_or_font(site: Path):
     assert not [p for p in site.rglob("*") if "katex" in p.name.lower() or "mathjax" in p.name.lower()]
 
 
-SOURCES = [
-    (lang, ja if lang == "ja" else english_of(ja))
-    for lang in ("ja", "en")
-    for ja in [*ja_pages(), *ja_notebooks()]
-]
+SOURCES = [(lang, ja) for lang in ("ja", "en") for ja in [*ja_pages(), *ja_notebooks()]]
 # The formulas of a source, as arithmatex and nbconvert (with hooks/maths.py) find them.
 FORMULA = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?![\s$])(?:[^$\\]|\\.)+?(?<!\s)\$(?!\d)", re.S)
 
@@ -168,9 +164,9 @@ def _maths_source(source: Path) -> str:
     return re.sub(r"`[^`\n]*`", "", "\n".join(lines))
 
 
-@pytest.mark.parametrize(("lang", "source"), SOURCES, ids=[f"{lang}:{p.name}" for lang, p in SOURCES])
-def test_every_formula_of_the_source_is_mathml(site: Path, lang: str, source: Path):
-    ja = source if lang == "ja" else source.with_name(source.name.replace(".en.", "."))
+@pytest.mark.parametrize(("lang", "ja"), SOURCES, ids=[f"{lang}:{p.name}" for lang, p in SOURCES])
+def test_every_formula_of_the_source_is_mathml(site: Path, lang: str, ja: Path):
+    source = ja if lang == "ja" else english_of(ja)
     html = _html(site, lang, page_url(ja))
     article = html.split("<article", 1)[1].split("</article>", 1)[0]
     expected = len(FORMULA.findall(_maths_source(source)))
@@ -181,16 +177,14 @@ def test_every_formula_of_the_source_is_mathml(site: Path, lang: str, source: Pa
 def test_maths_is_mathml(site: Path):
     html = _html(site, "en", "simplified-self-attention/")
     assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML"') > 50
-    assert html.count(DISPLAY_MATHML) >= 5
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"') >= 5
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_experiment_notebook_maths_still_renders(site: Path, lang: str):
     html = _html(site, lang, "experiment/")
-    assert re.findall(r'<annotation encoding="application/x-tex">(.*?)</annotation>', html) == [
-        "i",
-        "L - 1 - i",
-    ]
+    formulas = re.findall(r'<annotation encoding="application/x-tex">(.*?)</annotation>', html)
+    assert {"i", "L - 1 - i"} <= set(formulas)
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

@@ -4,8 +4,8 @@
 
 Training results depend on the order of floating-point sums, which depends on
 the vector kernels the CPU runs. One machine can imitate others: ATen (PyTorch's
-own kernels) reads ``ATEN_CPU_CAPABILITY`` and MKL (matrix products) reads
-``MKL_ENABLE_INSTRUCTIONS`` when the process starts. Each path runs the full
+own kernels) reads ``ATEN_CPU_CAPABILITY``, and MKL (matrix products) reads
+``MKL_ENABLE_INSTRUCTIONS`` and ``MKL_CBWR``, when the process starts. Each path runs the full
 published experiment (every seed) in a fresh interpreter; the differences from
 the published run are what :data:`attention_notes.experiment.TOLERANCE` is
 chosen from, and ``tests/test_experiment.py`` checks that they stay within it.
@@ -26,7 +26,11 @@ PATHS = {
     "aten-avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
     "aten-default": {"ATEN_CPU_CAPABILITY": "default"},
     "aten-default-mkl-sse4_2": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"},
+    # MKL's conditional numerical reproducibility mode: its SSE2-compatible
+    # kernels, the same on every x86 CPU (a third set of matrix products).
+    "mkl-compatible": {"MKL_CBWR": "COMPATIBLE"},
 }
+VARIABLES = {name for env in PATHS.values() for name in env}
 
 
 def _cpu() -> str:

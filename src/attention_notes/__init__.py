@@ -13,13 +13,14 @@ code cannot drift apart. One module per concept:
 
 Shape legend (batch-first everywhere):
 
-====  ==============================================
-``B``  batch size
-``T``  query / sequence length
-``S``  source (key) length
-``D``  embedding size
-``H``  number of heads
-====  ==============================================
+======  ==============================================
+``B``   batch size
+``T``   query / sequence length
+``S``   source (key) length
+``D``   embedding size
+``H``   number of heads
+``Dh``  hidden size of an RNN (the encoder-decoders)
+======  ==============================================
 
 Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
 "any number of batch dimensions, including none".

@@ -29,8 +29,12 @@ __all__ = [
     "FIGURES",
     "TEXT",
     "embed",
+    "load_causal_example",
+    "load_head_weights",
     "plot_accuracy",
     "plot_alignment",
+    "plot_causal_mask",
+    "plot_head_weights",
     "plot_performance",
     "render_png",
     "render_svg",
@@ -76,12 +80,33 @@ TEXT = {
             "融合カーネルはほとんどメモリを増やさない。"
         ),
         "accuracy_alt": (
-            "系列長に対するトークン正解率の折れ線グラフ。長さ 4 ではどちらのモデルもほぼ正解だが、"
-            "系列が長くなるとアテンションなしのモデルは大きく下がり、アテンションありのモデルは高いまま。"
+            "系列長に対するトークン正解率の折れ線グラフ。線は 5 つのシードの平均、帯は最小から最大までの範囲。"
+            "長さ 4 ではどちらのモデルもほぼ正解だが、系列が長くなるとアテンションなしのモデルは大きく下がり、"
+            "アテンションありのモデルは高いまま。2 つの帯は長い系列で大きく離れている。"
         ),
         "alignment_alt": (
             "訓練したアテンションモデルの重みのヒートマップ。行が出力の位置、列が入力の位置で、"
             "重みは右上から左下への反対角線に沿って、その 1 列右に集中している。"
+        ),
+        "causal_query": "クエリ（見る側のトークン）",
+        "causal_key": "キー（見られる側のトークン）",
+        "causal_mask_title": "因果マスク（True = 見てはいけない）",
+        "causal_weights_title": "マスクしたアテンションの重み",
+        "causal-mask_alt": (
+            "6 × 6 のヒートマップ 2 枚。行がクエリ、列がキーで、"
+            "どちらも Your journey starts with one step の 6 トークン。"
+            "左は因果マスクで、対角線より右上のマスだけが True（見てはいけない位置）。"
+            "右はマスクしたアテンションの重みで、右上は 0、各行の残りの重みの合計は 1。"
+            "1 行目は Your 自身に 1.00、2 行目は 0.55 と 0.45、"
+            "最終行は 6 トークンにほぼ均等に広がる。"
+        ),
+        "head": "ヘッド {h}",
+        "head_weights_title": "MultiHeadAttention の各ヘッドの重み（シード 123、訓練前）",
+        "head-weights_alt": (
+            "6 × 6 のヒートマップ 2 枚で、MultiHeadAttention の 2 つのヘッドそれぞれの"
+            "アテンションの重み。行がクエリ、列がキー。どちらも対角線より右上は 0 で、1 行目は 1.00。"
+            "訓練前なので、残りの重みは各行でほぼ均等に分かれ、"
+            "2 つのヘッドの違いは小数第 2 位に表れる程度。"
         ),
     },
     "en": {
@@ -113,14 +138,34 @@ TEXT = {
             "T squared, like the T by T weight matrix, except for the fused kernel, which barely adds any."
         ),
         "accuracy_alt": (
-            "Line chart of token accuracy against sequence length. At length 4 both models are "
-            "almost perfect; as sequences grow, the model without attention falls steeply while "
-            "the model with attention stays high."
+            "Line chart of token accuracy against sequence length; lines are the mean over five seeds, "
+            "bands the range from smallest to largest. At length 4 both models are almost perfect; as "
+            "sequences grow, the model without attention falls steeply while the model with attention "
+            "stays high, and the two bands are far apart for long sequences."
         ),
         "alignment_alt": (
             "Heatmap of the trained attention model's weights, output positions as rows and input "
             "positions as columns; the weight runs from top right to bottom left, one column to the "
             "right of the anti-diagonal."
+        ),
+        "causal_query": "query (the token that looks)",
+        "causal_key": "key (the token looked at)",
+        "causal_mask_title": "Causal mask (True = may not look)",
+        "causal_weights_title": "Masked attention weights",
+        "causal-mask_alt": (
+            "Two 6 by 6 heatmaps, queries as rows and keys as columns, both the six tokens of "
+            "Your journey starts with one step. Left: the causal mask, True only above the diagonal, "
+            "where a query would look at a later token. Right: the masked attention weights, 0 above "
+            "the diagonal, each row's remaining weights summing to 1: the first row puts 1.00 on Your "
+            "itself, the second 0.55 and 0.45, the last spreads almost evenly over all six tokens."
+        ),
+        "head": "head {h}",
+        "head_weights_title": "Weights of each head of MultiHeadAttention (seed 123, untrained)",
+        "head-weights_alt": (
+            "Two 6 by 6 heatmaps, the attention weights of each of the two heads of MultiHeadAttention, "
+            "queries as rows and keys as columns. Both are 0 above the diagonal and 1.00 in the first row. "
+            "Untrained, each row splits its weight almost evenly, and the two heads differ only in the "
+            "second decimal."
         ),
     },
 }
@@ -213,10 +258,108 @@ def plot_performance(bench: dict, lang: str = "ja") -> Figure:
     return fig
 
 
+def _weight_label(value: float) -> str:
+    return "0" if value == 0 else f"{value:.2f}"  # exact zeros (masked) read differently from small weights
+
+
+def _annotated_heatmap(ax, values, labels):
+    """Grey heatmap of a matrix of values in [0, 1], with a label in each cell, readable on any shade."""
+    image = ax.imshow(values, cmap="Greys", vmin=0, vmax=1)
+    for i, (row, row_labels) in enumerate(zip(values, labels, strict=True)):
+        for j, (value, label) in enumerate(zip(row, row_labels, strict=True)):
+            color = "white" if value > 0.55 else "black"
+            ax.text(j, i, label, ha="center", va="center", fontsize=7, color=color)
+    return image
+
+
+def _token_axes(ax, tokens, t: dict) -> None:
+    ax.set_xticks(range(len(tokens)), tokens, fontsize=8, rotation=45, ha="left", rotation_mode="anchor")
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.tick_params(length=0)
+    ax.set_xlabel(t["causal_key"], fontsize=9)
+    ax.set_ylabel(t["causal_query"], fontsize=9)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+
+
+def load_causal_example() -> dict:
+    """The causal mask and the masked weights of the toy sentence, from a seed-789 CausalAttention.
+
+    Seed 789 gives the three ``nn.Linear(3, 2)`` of the book's ``SelfAttention_v2``
+    (the mask and dropout draw no random numbers), so the weights are the book's
+    masked weights. The caller's random state is left as it was.
+    """
+    import torch
+
+    from attention_notes.causal import CausalAttention, causal_mask
+    from attention_notes.data import TOKENS, journey_inputs
+
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(789)
+        _, attn_weights = CausalAttention(3, 2, len(TOKENS), 0.0)(journey_inputs())  # (T, T)
+    return {"tokens": TOKENS, "mask": causal_mask(len(TOKENS)).tolist(), "weights": attn_weights.tolist()}
+
+
+def plot_causal_mask(example: dict, lang: str = "ja") -> Figure:
+    """The causal mask (True = blocked) and the masked attention weights, side by side."""
+    t = TEXT[lang]
+    tokens = example["tokens"]
+    with rc_context(STYLE):
+        fig = Figure(figsize=(9.6, 4.6), layout="constrained")
+        ax_mask, ax_weights = fig.subplots(1, 2)
+        mask, weights = example["mask"], example["weights"]
+        shades = [[0.7 if blocked else 0.0 for blocked in row] for row in mask]
+        _annotated_heatmap(ax_mask, shades, [[str(blocked) for blocked in row] for row in mask])
+        image = _annotated_heatmap(ax_weights, weights, [[_weight_label(w) for w in row] for row in weights])
+        for ax, title in ((ax_mask, t["causal_mask_title"]), (ax_weights, t["causal_weights_title"])):
+            _token_axes(ax, tokens, t)
+            ax.set_title(title, fontsize=11, y=-0.1)
+        fig.colorbar(image, ax=ax_weights, shrink=0.8, label=t["weight"])
+    return fig
+
+
+def load_head_weights() -> dict:
+    """Each head's weights on the toy sentence, (H, T, T).
+
+    From the book's seed-123 ``MultiHeadAttention(3, 2, 6, 0.0, num_heads=2)``;
+    the caller's random state is left as it was.
+    """
+    import torch
+
+    from attention_notes.data import TOKENS, journey_inputs
+    from attention_notes.multihead import MultiHeadAttention
+
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(123)
+        mha = MultiHeadAttention(3, 2, len(TOKENS), 0.0, num_heads=2)
+        _, attn_weights = mha(journey_inputs())  # (H, T, T)
+    return {"tokens": TOKENS, "weights": attn_weights.tolist()}
+
+
+def plot_head_weights(example: dict, lang: str = "ja") -> Figure:
+    """One heatmap of attention weights per head, on one colour scale."""
+    t = TEXT[lang]
+    tokens, weights = example["tokens"], example["weights"]
+    with rc_context(STYLE):
+        fig = Figure(figsize=(4.6 * len(weights) + 0.8, 4.6), layout="constrained")
+        axes = fig.subplots(1, len(weights), squeeze=False)[0]
+        for h, (ax, head) in enumerate(zip(axes, weights, strict=True)):
+            image = _annotated_heatmap(ax, head, [[_weight_label(w) for w in row] for row in head])
+            _token_axes(ax, tokens, t)
+            ax.set_title(t["head"].format(h=h + 1), fontsize=11, y=-0.1)
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label=t["weight"])
+        fig.suptitle(t["head_weights_title"], fontsize=11)
+    return fig
+
+
 FIGURES = {
     "accuracy": (load_results, plot_accuracy),
     "alignment": (load_results, lambda results, lang: plot_alignment(results["example"], lang)),
     "performance": (load_benchmark, plot_performance),
+    "causal-mask": (load_causal_example, plot_causal_mask),
+    "head-weights": (load_head_weights, plot_head_weights),
 }
 
 

@@ -30,7 +30,8 @@ ARTIFACTS = ROOT / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def _missing(what: str) -> None:
+def skip_or_fail(what: str) -> None:
+    """Skip, saying why; with REQUIRE_BROWSER=1 (CI), fail instead."""
     if os.environ.get("REQUIRE_BROWSER") == "1":
         pytest.fail(f"{what} (REQUIRE_BROWSER=1: browser tests may not be skipped)")
     pytest.skip(what)
@@ -46,10 +47,10 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright for Python is not installed (make test installs it)")
+        skip_or_fail("Playwright for Python is not installed (make test installs it)")
     executable = chromium_path()
     if executable is None:
-        _missing(
+        skip_or_fail(
             "no chromium on PATH and no $CHROMIUM (tools/install_browser.sh installs it as root on Debian)"
         )
     with sync_playwright() as p:

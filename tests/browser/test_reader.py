@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, AXE, page_url, site_pages
+from tests.browser.conftest import ARTIFACTS, AXE, page_url, site_pages, skip_or_fail
 from tests.conftest import build_site, built_once
 from tests.fresh_python import ForkServer
 from tests.markdown import fences, ja_notebooks, ja_pages
@@ -240,7 +240,7 @@ def test_page(tabs, server, lang, path):
     assert page.evaluate("() => document.documentElement.lang") == other
 
     if not AXE.exists():
-        pytest.skip("axe-core is not installed (npm ci): every check but accessibility passed")
+        skip_or_fail("axe-core is not installed (npm ci): every check but accessibility passed")
 
 
 @pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
