@@ -1,4 +1,4 @@
-"""The benchmark's machinery (not its timings: those are measured by `make bench`, not tested)."""
+"""The benchmarks' machinery, and the published runs' structure and targets (timings are not measured here)."""
 
 import inspect
 import json
@@ -9,7 +9,17 @@ import pytest
 import torch
 
 from attention_notes import benchmark
-from attention_notes.benchmark import IMPLEMENTATIONS, load_benchmark, peak_memory, run
+from attention_notes.benchmark import (
+    IMPLEMENTATIONS,
+    MULTIHEAD_IMPLEMENTATIONS,
+    load_benchmark,
+    load_multihead,
+    multihead_implementations,
+    multihead_modules,
+    peak_memory,
+    run,
+    run_multihead,
+)
 
 
 @pytest.mark.parametrize("shape", [(1, 3), (12, 5), (40, 16)])
@@ -85,6 +95,100 @@ def test_published_benchmark_comes_from_the_current_code():
     assert bench["loop_budget_s"] == defaults["loop_budget"]
 
 
+# The multi-head benchmark.
+
+
+def _multihead_reference(mha, x: torch.Tensor) -> torch.Tensor:
+    """Causal multi-head attention written out in float64 from ``mha``'s weights, head by head."""
+    T = x.shape[1]
+    x64 = x.double()
+    q, k, v = (layer.weight.double() for layer in (mha.W_query, mha.W_key, mha.W_value))
+    blocked = torch.ones(T, T, dtype=torch.bool).triu(1)  # (T, T), key after query
+    heads = []
+    for h in range(mha.num_heads):
+        rows = slice(h * mha.head_dim, (h + 1) * mha.head_dim)
+        queries, keys, values = x64 @ q[rows].T, x64 @ k[rows].T, x64 @ v[rows].T  # (B, T, hd)
+        attn_scores = queries @ keys.mT / mha.head_dim**0.5  # (B, T, T)
+        attn_weights = torch.softmax(attn_scores.masked_fill(blocked, -torch.inf), dim=-1)  # (B, T, T)
+        heads.append(attn_weights @ values)  # (B, T, hd)
+    return torch.cat(heads, dim=-1) @ mha.out_proj.weight.double().T + mha.out_proj.bias.double()  # (B, T, D)
+
+
+@pytest.mark.parametrize(("B", "T", "d_model", "num_heads"), [(1, 1, 4, 2), (2, 7, 12, 3), (1, 33, 16, 4)])
+def test_multihead_implementations_compute_the_same_context(B, T, d_model, num_heads):
+    mha, reference = multihead_modules(d_model, num_heads, context_length=40, seed=1)
+    assert not mha.training and not reference.training
+    x = torch.randn(B, T, d_model, generator=torch.Generator().manual_seed(0))  # (B, T, D)
+    expected = _multihead_reference(mha, x)
+    with torch.inference_mode():  # as measured: nn_mha takes its fast path only without autograd
+        outputs = {name: fn(x) for name, fn in multihead_implementations(mha, reference, T).items()}
+    assert list(outputs) == list(MULTIHEAD_IMPLEMENTATIONS)
+    for name, (context, attn_weights) in outputs.items():
+        assert context.shape == (B, T, d_model), name
+        torch.testing.assert_close(context.double(), expected, atol=1e-5, rtol=1e-4, msg=name)
+        assert (attn_weights is not None) == (name == "explicit"), name
+    assert outputs["explicit"][1].shape == (B, num_heads, T, T)
+
+
+def _aten_ops(fn) -> set[str]:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    return {event.key for event in prof.key_averages()}
+
+
+def test_multihead_implementations_run_the_kernels_the_page_names():
+    mha, reference = multihead_modules(8, 2, context_length=16)
+    x = torch.randn(1, 16, 8, generator=torch.Generator().manual_seed(0))  # (B, T, D)
+    fused, native = "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_native_multi_head_attention"
+    with torch.inference_mode():
+        ops = {
+            name: _aten_ops(lambda fn=fn: fn(x))
+            for name, fn in multihead_implementations(mha, reference, 16).items()
+        }
+    assert fused not in ops["explicit"] and native not in ops["explicit"]
+    assert fused in ops["sdpa"]
+    assert native in ops["nn_mha"] and fused not in ops["nn_mha"]  # the fast path: scores in full
+    assert fused in ops["nn_mha_sdpa"] and native not in ops["nn_mha_sdpa"]
+    assert torch.backends.mha.get_fastpath_enabled()  # switched off for nn_mha_sdpa's call only
+
+
+def test_published_multihead_comes_from_the_current_code():
+    # Changing what run_multihead() returns, or its defaults, without re-running it fails here.
+    published = load_multihead()
+    tiny = json.loads(
+        json.dumps(run_multihead(lengths=(8, 16), d_model=8, num_heads=2))
+    )  # as main() writes it
+    assert _structure(published) == _structure(tiny)
+    assert list(published["results"]) == list(tiny["results"]) == list(MULTIHEAD_IMPLEMENTATIONS)
+    assert list(published["ratios"]) == list(tiny["ratios"])
+    assert all(t > 0 for series in tiny["results"].values() for t in series["median_s"])
+    n = len(published["lengths"])
+    for name in MULTIHEAD_IMPLEMENTATIONS:
+        assert all(len(series) == n for series in published["results"][name].values()), name
+    assert all(len(series) == n for series in published["ratios"].values())
+    defaults = {name: p.default for name, p in inspect.signature(run_multihead).parameters.items()}
+    assert published["lengths"] == list(defaults["lengths"])
+    for key in ("d_model", "num_heads", "batch"):
+        assert published[key] == defaults[key], key
+
+
+def test_published_multihead_meets_the_target():
+    bench = load_multihead()
+    assert bench["lengths"] == [2**k for k in range(3, 13)] and bench["dtype"] == "float32"
+    ratios = {
+        name: dict(zip(bench["lengths"], series, strict=True)) for name, series in bench["ratios"].items()
+    }
+    # The package's fused path is no slower than PyTorch's module, as called and with the same kernel.
+    for T in (1024, 4096):
+        assert ratios["sdpa_over_nn_mha"][T] <= 1.1, T
+        assert ratios["sdpa_over_nn_mha_sdpa"][T] <= 1.1, T
+    # Memory at T = 4096: the explicit path holds H weight matrices of T x T float32 (4 x 64 MiB),
+    # the fused path none of them.
+    peak = {name: bench["results"][name]["peak_bytes"][-1] for name in MULTIHEAD_IMPLEMENTATIONS}
+    assert peak["explicit"] >= 256 * 2**20
+    assert peak["sdpa"] <= 32 * 2**20
+
+
 # The command line: `python -m attention_notes.benchmark`.
 
 
@@ -98,6 +202,19 @@ def run_calls(monkeypatch):
         raise _RunCalledError
 
     monkeypatch.setattr(benchmark, "run", fake_run)
+    return calls
+
+
+@pytest.fixture
+def multihead_calls(monkeypatch):
+    """The same for run_multihead()."""
+    calls = []
+
+    def fake_run_multihead(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise _RunCalledError
+
+    monkeypatch.setattr(benchmark, "run_multihead", fake_run_multihead)
     return calls
 
 
@@ -158,6 +275,23 @@ def test_cli_defaults_are_the_published_run(tmp_path, run_calls):
     assert kwargs == {"loop_budget": defaults["loop_budget"]}
 
 
+def test_cli_multihead_defaults_are_the_published_run(tmp_path, run_calls, multihead_calls):
+    with pytest.raises(_RunCalledError):
+        benchmark.main(["--multihead", "--out", str(tmp_path / "m.json")])
+    defaults = {name: p.default for name, p in inspect.signature(run_multihead).parameters.items()}
+    assert multihead_calls == [((defaults["lengths"],), {})]
+    assert run_calls == []
+
+
+def test_cli_multihead_refuses_a_loop_budget(tmp_path, run_calls, multihead_calls, capsys):
+    message = _usage_error(["--multihead", "--loop-budget", "1", "--out", str(tmp_path / "m.json")], capsys)
+    assert message == (
+        "python -m attention_notes.benchmark: error: "
+        "--loop-budget applies to the loop version, which --multihead does not measure"
+    )
+    assert run_calls == [] and multihead_calls == []
+
+
 def test_cli_max_length_sets_the_lengths(tmp_path, run_calls):
     with pytest.raises(_RunCalledError):
         benchmark.main(["--out", str(tmp_path / "b.json"), "--max-length", "64", "--loop-budget", "0.25"])
@@ -180,5 +314,15 @@ def test_cli_writes_the_results(tmp_path, capsys):
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["lengths"] == [8, 16] and data["loop_budget_s"] == 10.0
     assert _structure(data) == _structure(load_benchmark())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == "T" and [line.split()[0] for line in lines[1:3]] == ["8", "16"]
+
+
+def test_cli_writes_the_multihead_results(tmp_path, capsys):
+    out = tmp_path / "new" / "m.json"
+    benchmark.main(["--multihead", "--out", str(out), "--max-length", "16"])
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["lengths"] == [8, 16]
+    assert _structure(data) == _structure(load_multihead())
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[0] == "T" and [line.split()[0] for line in lines[1:3]] == ["8", "16"]

@@ -6,6 +6,10 @@ code cannot drift apart. One module per concept:
 - :mod:`attention_notes.data`: the toy sentence "Your journey starts with one step".
 - :mod:`attention_notes.softmax`: naive and numerically stable softmax.
 - :mod:`attention_notes.simple_attention`: self-attention without trainable weights.
+- :mod:`attention_notes.scaled_dot_product`: softmax(QKᵀ/√d_k)V, the function the modules below wrap.
+- :mod:`attention_notes.trainable`: self-attention with trainable query, key and value projections.
+- :mod:`attention_notes.causal`: causal attention: a mask hides later tokens; dropout on the weights.
+- :mod:`attention_notes.multihead`: multi-head attention, as stacked heads and as one split projection.
 - :mod:`attention_notes.additive`: Bahdanau (additive) attention.
 - :mod:`attention_notes.seq2seq`: GRU encoder-decoders with and without attention.
 - :mod:`attention_notes.experiment`: the long-sequence experiment (``python -m``).
@@ -27,7 +31,10 @@ Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
 """
 
 from attention_notes.additive import AdditiveAttention
+from attention_notes.causal import CausalAttention, causal_mask
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.multihead import MultiHeadAttention, MultiHeadAttentionWrapper
+from attention_notes.scaled_dot_product import scaled_dot_product_attention
 from attention_notes.seq2seq import Decoder, Encoder, Seq2Seq
 from attention_notes.simple_attention import (
     all_scores,
@@ -41,20 +48,28 @@ from attention_notes.simple_attention import (
     simple_self_attention_loop,
 )
 from attention_notes.softmax import softmax_naive, softmax_stable
+from attention_notes.trainable import SelfAttention, SelfAttentionV1
 
 __all__ = [
     "TOKENS",
     "AdditiveAttention",
+    "CausalAttention",
     "Decoder",
     "Encoder",
+    "MultiHeadAttention",
+    "MultiHeadAttentionWrapper",
+    "SelfAttention",
+    "SelfAttentionV1",
     "Seq2Seq",
     "all_scores",
     "all_scores_loop",
+    "causal_mask",
     "context_vector",
     "context_vectors",
     "journey_inputs",
     "query_scores",
     "query_scores_loop",
+    "scaled_dot_product_attention",
     "scores_to_weights",
     "simple_self_attention",
     "simple_self_attention_loop",

@@ -1,4 +1,4 @@
-"""Benchmark: simplified self-attention with Python loops, with matrix products, and PyTorch's SDPA.
+"""Benchmarks: simplified self-attention (loops, matrix products, SDPA) and causal multi-head attention.
 
     python -m attention_notes.benchmark --out results.json
 
@@ -12,13 +12,32 @@ of the same computation side by side in one process:
 - ``sdpa_fused``: the same call on a (B, H, T, D) = (1, 1, T, D) view, for which
   PyTorch 2.13 on the CPU runs its fused, blocked (FlashAttention-style) kernel.
 
+    python -m attention_notes.benchmark --multihead --out multihead.json
+
+measures causal multi-head self-attention, d_model = 256 in 4 heads on a
+(1, T, d_model) batch, in eval mode under ``torch.inference_mode()``, four ways
+with the same weights (:func:`multihead_implementations`):
+
+- ``explicit``: :class:`~attention_notes.multihead.MultiHeadAttention`, which
+  computes and returns the (B, H, T, T) weights;
+- ``sdpa``: the same module with ``need_weights=False``: PyTorch's fused
+  ``scaled_dot_product_attention(..., is_causal=True)``, no weights stored;
+- ``nn_mha``: ``torch.nn.MultiheadAttention`` called with the causal
+  ``attn_mask``, ``is_causal=True`` and ``need_weights=False``. Without
+  autograd it takes its inference "fast path", a native kernel that on the CPU
+  computes the masked (B, H, T, T) scores in full;
+- ``nn_mha_sdpa``: the same call with that fast path switched off
+  (``torch.backends.mha.set_fastpath_enabled(False)``), so that it calls the
+  fused ``scaled_dot_product_attention`` with ``is_causal=True``, as ``sdpa`` does.
+
 Timings are medians over repeated calls after a warm-up, taken in turn (loop,
 vectorised, sdpa, sdpa_fused, loop, ...) so that a slow moment of a shared
-machine hits all four alike; ratios are medians of the per-round ratios. Peak
-memory is the rise of the process's peak resident set size (``VmHWM``, Linux)
-during one call. The loop version is measured only while one call takes less
-than ``--loop-budget`` seconds. The run published with the package is
-:func:`load_benchmark`.
+machine hits all versions alike; ratios are medians of the per-round ratios.
+Peak memory is the rise of the process's peak resident set size (``VmHWM``,
+Linux) during one call. The loop version is measured at a length only if one
+call took less than ``--loop-budget`` seconds at the length before, so the
+last length it is measured at can take longer than the budget. The runs
+published with the package are :func:`load_benchmark` and :func:`load_multihead`.
 """
 
 import argparse
@@ -35,11 +54,24 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from attention_notes import _cli
+from attention_notes.causal import causal_mask
+from attention_notes.multihead import MultiHeadAttention
 from attention_notes.simple_attention import simple_self_attention, simple_self_attention_loop
 
-__all__ = ["IMPLEMENTATIONS", "load_benchmark", "peak_memory", "run"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "MULTIHEAD_IMPLEMENTATIONS",
+    "load_benchmark",
+    "load_multihead",
+    "multihead_implementations",
+    "multihead_modules",
+    "peak_memory",
+    "run",
+    "run_multihead",
+]
 
 IMPLEMENTATIONS: dict[str, Callable[[torch.Tensor], object]] = {
     "loop": simple_self_attention_loop,
@@ -47,6 +79,10 @@ IMPLEMENTATIONS: dict[str, Callable[[torch.Tensor], object]] = {
     "sdpa": lambda x: F.scaled_dot_product_attention(x, x, x, scale=1.0),
     "sdpa_fused": lambda x: _sdpa_4d(x[None, None]),
 }
+
+MULTIHEAD_IMPLEMENTATIONS = ("explicit", "sdpa", "nn_mha", "nn_mha_sdpa")
+# (numerator, denominator) of each published ratio of the multi-head benchmark.
+MULTIHEAD_RATIOS = (("explicit", "sdpa"), ("sdpa", "nn_mha"), ("sdpa", "nn_mha_sdpa"))
 
 
 def _sdpa_4d(x4: torch.Tensor) -> torch.Tensor:
@@ -116,6 +152,24 @@ def _rounds(T: int) -> int:
     return 50 if T <= 256 else 20 if T <= 1024 else 9
 
 
+def _side_by_side(fns: dict[str, Callable[[torch.Tensor], object]], x: torch.Tensor, rounds: int) -> dict:
+    """A warm-up call of each function, then ``rounds`` rounds calling each in turn; every call's time."""
+    for fn in fns.values():
+        fn(x)
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(x)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _median_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """The median of the per-round ratios: each round's two calls ran moments apart, under the same load."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
 def run(
     lengths: tuple[int, ...] = tuple(2**k for k in range(3, 13)),
     dim: int = 64,
@@ -131,16 +185,9 @@ def run(
     loop_on = True
     for T in lengths:
         x = torch.randn(T, dim, generator=torch.Generator().manual_seed(seed))  # (T, D)
-        active = [n for n in names if n != "loop" or loop_on]
-        for name in active:  # warm-up
-            IMPLEMENTATIONS[name](x)
-        times = {n: [] for n in active}
+        active = {n: fn for n, fn in IMPLEMENTATIONS.items() if n != "loop" or loop_on}
         rounds = _rounds(T) if "loop" not in active else min(_rounds(T), 5)
-        for _ in range(rounds):
-            for name in active:
-                t0 = time.perf_counter()
-                IMPLEMENTATIONS[name](x)
-                times[name].append(time.perf_counter() - t0)
+        times = _side_by_side(active, x, rounds)
         for name in names:
             if name in times:
                 out[name]["median_s"].append(statistics.median(times[name]))
@@ -148,16 +195,12 @@ def run(
             else:
                 out[name]["median_s"].append(None)
                 out[name]["peak_bytes"].append(None)
-        ratio_vec_sdpa.append(
-            statistics.median(v / s for v, s in zip(times["vectorised"], times["sdpa"], strict=True))
-        )
-        ratio_vec_fused.append(
-            statistics.median(v / s for v, s in zip(times["vectorised"], times["sdpa_fused"], strict=True))
-        )
+        ratio_vec_sdpa.append(_median_ratio(times["vectorised"], times["sdpa"]))
+        ratio_vec_fused.append(_median_ratio(times["vectorised"], times["sdpa_fused"]))
         if "loop" in times:
-            ratio_loop_vec.append(
-                statistics.median(lp / v for lp, v in zip(times["loop"], times["vectorised"], strict=True))
-            )
+            ratio_loop_vec.append(_median_ratio(times["loop"], times["vectorised"]))
+            # Decided after measuring: the loop is measured at the next length only if it
+            # took less than the budget at this one, so its last length can take longer.
             loop_on = statistics.median(times["loop"]) < loop_budget
         else:
             ratio_loop_vec.append(None)
@@ -177,6 +220,102 @@ def run(
     }
 
 
+def multihead_modules(
+    d_model: int, num_heads: int, context_length: int, seed: int = 0
+) -> tuple[MultiHeadAttention, nn.MultiheadAttention]:
+    """The package's causal :class:`MultiHeadAttention` and ``torch.nn.MultiheadAttention`` with its weights.
+
+    Both map ``d_model`` to ``d_model`` features with ``num_heads`` heads and
+    are in eval mode. PyTorch's module keeps the query, key and value
+    projections stacked in one ``in_proj_weight`` (3 * d_model, d_model), in
+    that order; the package's module has no bias on them, so ``in_proj_bias``
+    is zero. ``seed`` draws the package's weights without touching the global
+    random generator.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mha = MultiHeadAttention(d_model, d_model, context_length, 0.0, num_heads)
+        reference = nn.MultiheadAttention(d_model, num_heads, bias=True, batch_first=True)
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(torch.cat([mha.W_query.weight, mha.W_key.weight, mha.W_value.weight]))
+        reference.in_proj_bias.zero_()
+        reference.out_proj.weight.copy_(mha.out_proj.weight)
+        reference.out_proj.bias.copy_(mha.out_proj.bias)
+    return mha.eval(), reference.eval()
+
+
+def _without_fastpath(fn: Callable[[], object]) -> object:
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        return fn()
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
+
+
+def multihead_implementations(
+    mha: MultiHeadAttention, reference: nn.MultiheadAttention, T: int
+) -> dict[str, Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]]:
+    """The four measured calls on a (B, T, d_model) input, by name; each returns ``(context, weights)``.
+
+    ``context`` is (B, T, d_model) for all four; only ``explicit`` returns
+    weights, (B, H, T, T), the others None. The causal mask for ``torch.nn.MultiheadAttention``
+    is made once here, as a model would keep it, not in every call.
+    """
+    mask = causal_mask(T)  # (T, T), True = blocked, the convention of attn_mask too
+
+    def nn_mha(x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return reference(x, x, x, attn_mask=mask, is_causal=True, need_weights=False)
+
+    return {
+        "explicit": lambda x: mha(x),
+        "sdpa": lambda x: mha(x, need_weights=False),
+        "nn_mha": nn_mha,
+        "nn_mha_sdpa": lambda x: _without_fastpath(lambda: nn_mha(x)),
+    }
+
+
+def _multihead_rounds(T: int) -> int:
+    # At T = 4096 one round of the four calls takes about a second, most of it the explicit path's.
+    return 30 if T <= 256 else 15 if T <= 1024 else 7
+
+
+def run_multihead(
+    lengths: tuple[int, ...] = tuple(2**k for k in range(3, 13)),
+    d_model: int = 256,
+    num_heads: int = 4,
+    batch: int = 1,
+    seed: int = 0,
+) -> dict:
+    """Measure the four multi-head calls at every length, side by side; return a JSON-ready dict."""
+    _fix_mmap_threshold()
+    start = time.perf_counter()
+    mha, reference = multihead_modules(d_model, num_heads, max(lengths), seed)
+    out = {name: {"median_s": [], "peak_bytes": []} for name in MULTIHEAD_IMPLEMENTATIONS}
+    ratios = {f"{a}_over_{b}": [] for a, b in MULTIHEAD_RATIOS}
+    with torch.inference_mode():  # as in serving: no autograd, which also lets nn_mha take its fast path
+        for T in lengths:
+            x = torch.randn(batch, T, d_model, generator=torch.Generator().manual_seed(seed))  # (B, T, D)
+            fns = multihead_implementations(mha, reference, T)
+            times = _side_by_side(fns, x, _multihead_rounds(T))
+            for name, fn in fns.items():
+                out[name]["median_s"].append(statistics.median(times[name]))
+                out[name]["peak_bytes"].append(peak_memory(lambda fn=fn, x=x: fn(x)))
+            for a, b in MULTIHEAD_RATIOS:
+                ratios[f"{a}_over_{b}"].append(_median_ratio(times[a], times[b]))
+    return {
+        "machine": _machine(),
+        "d_model": d_model,
+        "num_heads": num_heads,
+        "batch": batch,
+        "dtype": "float32",
+        "lengths": list(lengths),
+        "results": out,
+        "ratios": ratios,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
 def _fix_mmap_threshold() -> None:
     # glibc raises its mmap threshold as large blocks are freed, after which
     # big tensors come from the heap and a later measurement can reuse memory
@@ -192,6 +331,12 @@ def load_benchmark() -> dict:
     return json.loads(text)
 
 
+def load_multihead() -> dict:
+    """The published multi-head run (``--multihead``, on the same machine)."""
+    text = resources.files("attention_notes").joinpath("results/multihead.json").read_text()
+    return json.loads(text)
+
+
 def _max_length(text: str) -> int:
     """argparse ``type=`` for --max-length: the lengths run 8, 16, ... up to it, so a power of 2 >= 8."""
     try:
@@ -203,25 +348,48 @@ def _max_length(text: str) -> int:
     return value
 
 
+class _LoopBudget(argparse.Action):
+    """Stores --loop-budget and notes that it was given: it has no meaning with --multihead."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.loop_budget_given = True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = _cli.parser("attention_notes.benchmark", __doc__.split("\n\n")[0])
     # default=SUPPRESS: a required option has no default for --help to show ("default: None").
     parser.add_argument(
         "--out", type=Path, required=True, default=argparse.SUPPRESS, help="where to write the JSON results"
     )
+    parser.add_argument(
+        "--multihead",
+        action="store_true",
+        help="benchmark causal multi-head attention: the package's two paths, torch.nn.MultiheadAttention",
+    )
     parser.add_argument("--max-length", type=_max_length, default=4096, help="largest T (a power of 2, >= 8)")
     parser.add_argument(
         "--loop-budget",
         type=_cli.finite_positive_float,
         default=0.5,
-        help="measure the loop version only while one call takes less than this many seconds",
+        action=_LoopBudget,
+        help="measure the loop version at the next length only if one call took less than this many "
+        "seconds (not with --multihead)",
     )
+    parser.set_defaults(loop_budget_given=False)
     args = parser.parse_args(argv)
+    if args.multihead and args.loop_budget_given:
+        parser.error("--loop-budget applies to the loop version, which --multihead does not measure")
     _cli.check_out_file(parser, args.out)  # before the run, so a bad path does not cost the results
     lengths = tuple(2**k for k in range(3, args.max_length.bit_length()))
-    data = run(lengths, loop_budget=args.loop_budget)
+    data = run_multihead(lengths) if args.multihead else run(lengths, loop_budget=args.loop_budget)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    (_print_multihead if args.multihead else _print_simple)(data)
+    print(f"measured in {data['seconds']} s with {data['machine']['torch_threads']} threads")
+
+
+def _print_simple(data: dict) -> None:
     head = ("T", 5), ("loop ms", 9), ("vectorised ms", 13), ("sdpa ms", 9), ("fused ms", 9), ("vec/sdpa", 8)
     print("  ".join(f"{name:>{width}}" for name, width in head))
     res = data["results"]
@@ -233,7 +401,16 @@ def main(argv: list[str] | None = None) -> None:
             f"{res['sdpa']['median_s'][i] * 1e3:9.3f}  {res['sdpa_fused']['median_s'][i] * 1e3:9.3f}  "
             f"{data['ratios']['vectorised_over_sdpa'][i]:8.2f}"
         )
-    print(f"measured in {data['seconds']} s with {data['machine']['torch_threads']} threads")
+
+
+def _print_multihead(data: dict) -> None:
+    names = MULTIHEAD_IMPLEMENTATIONS
+    ratios = [f"{a}_over_{b}" for a, b in MULTIHEAD_RATIOS]
+    print(f"{'T':>5}  " + "  ".join(f"{name + ' ms':>14}" for name in names) + "  " + "  ".join(ratios))
+    for i, T in enumerate(data["lengths"]):
+        times = "  ".join(f"{data['results'][name]['median_s'][i] * 1e3:14.3f}" for name in names)
+        ratio_text = "  ".join(f"{data['ratios'][r][i]:>{len(r)}.2f}" for r in ratios)
+        print(f"{T:>5}  {times}  {ratio_text}")
 
 
 if __name__ == "__main__":

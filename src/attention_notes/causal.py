@@ -58,7 +58,7 @@ def _check_bool(name: str, value: object) -> bool:
 
 def _check_attention_args(
     d_in: object, d_out: object, context_length: object, dropout: object, qkv_bias: object
-):
+) -> None:
     """The constructor arguments shared by the causal and multi-head modules."""
     for name, value in (("d_in", d_in), ("d_out", d_out), ("context_length", context_length)):
         check_positive_int(name, value)

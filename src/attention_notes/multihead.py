@@ -14,11 +14,16 @@ concatenated.
 
 .. math::
 
-    \operatorname{MultiHead}(X) = [\mathrm{head}_1, \dots, \mathrm{head}_H] \, W_O^\top + b_O
+    \operatorname{MultiHead}(X) = [\mathrm{head}_1, \dots, \mathrm{head}_H] \, W_O^\top + b_O,
+    \qquad
+    \mathrm{head}_h = \operatorname{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{d_h}} + M\right) V_h
 
-    \mathrm{head}_h = \operatorname{CausalAttention}(X W_{Q,h}^\top, X W_{K,h}^\top, X W_{V,h}^\top)
+where :math:`[\dots]` concatenates along the features, :math:`Q_h = X W_{Q,h}^\top`
+uses rows :math:`h d_h` to :math:`(h + 1) d_h - 1` of ``W_query.weight`` (and
+likewise for keys and values), :math:`d_h` is ``head_dim`` and :math:`M` is
+:math:`-\infty` above the diagonal (the causal mask), 0 elsewhere.
 
-Shapes follow the package's legend, with ``H`` heads of ``head_dim`` features.
+Shapes follow the package's legend, with ``H`` heads of ``hd = head_dim`` features.
 """
 
 import torch
