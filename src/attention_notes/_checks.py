@@ -61,6 +61,8 @@ def check_tensor(
         rank_ok = x.dim() in {len([n for n in lo.strip("()").split(",") if n.strip()]) for lo in layouts}
     if not rank_ok:
         raise ValueError(f"{name} must be {wanted}, got {_shape(x)}")
+    if x.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense tensor, got layout {x.layout}; convert it with .to_dense()")
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype (e.g. torch.float32), got {x.dtype}")
     if x.numel() == 0:

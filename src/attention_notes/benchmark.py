@@ -276,8 +276,8 @@ def multihead_implementations(
 
 
 def _multihead_rounds(T: int) -> int:
-    # At T = 4096 one round of the four calls takes about a second, most of it the explicit path's.
-    return 30 if T <= 256 else 15 if T <= 1024 else 7
+    # At T = 4096 one round of the four calls takes about 3 s, half of it the explicit path's.
+    return 30 if T <= 256 else 15 if T <= 1024 else 5
 
 
 def run_multihead(

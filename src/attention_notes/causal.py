@@ -58,12 +58,48 @@ def _check_bool(name: str, value: object) -> bool:
 
 def _check_attention_args(
     d_in: object, d_out: object, context_length: object, dropout: object, qkv_bias: object
-) -> None:
-    """The constructor arguments shared by the causal and multi-head modules."""
+) -> float:
+    """Check the constructor arguments shared by the causal and multi-head modules; return ``dropout``."""
     for name, value in (("d_in", d_in), ("d_out", d_out), ("context_length", context_length)):
         check_positive_int(name, value)
-    _check_dropout(dropout)
     _check_bool("qkv_bias", qkv_bias)
+    return _check_dropout(dropout)  # a float, whatever kind of number came in (nn.Dropout needs one)
+
+
+def _register_causal_mask(module: nn.Module, context_length: int) -> None:
+    """Give ``module`` its ``mask`` buffer, and make every state_dict it loads keep that mask.
+
+    The mask is not learned: it is determined by ``context_length``. It stays in
+    the state_dict, as in the book, so that checkpoints move both ways, but a
+    loaded mask must be the causal one (a book-style float mask of ones above
+    the diagonal is converted). A different one would make the module attend to
+    later tokens without a word, and the fused path, which relies on
+    ``is_causal``, disagree with the explicit one. A state_dict without a mask
+    loads too.
+    """
+    module.register_buffer("mask", causal_mask(context_length))  # True = blocked
+
+    def check_loaded_mask(state_dict: dict, prefix: str, *args: object) -> None:
+        key = prefix + "mask"
+        if key not in state_dict:
+            state_dict[key] = causal_mask(context_length)
+            return
+        loaded = state_dict[key]
+        wanted = causal_mask(context_length)
+        if (
+            not isinstance(loaded, torch.Tensor)
+            or loaded.shape != wanted.shape
+            or not torch.equal(loaded.detach().to("cpu").bool(), wanted)
+        ):
+            got = tuple(loaded.shape) if isinstance(loaded, torch.Tensor) else type(loaded).__name__
+            raise ValueError(
+                f"{key} in the state_dict must be the causal mask of context_length = {context_length} "
+                f"((T, T) = {tuple(wanted.shape)}, True above the diagonal), got a different one of shape "
+                f"{got}; the mask is not trained: build the module with the checkpoint's context_length"
+            )
+        state_dict[key] = wanted
+
+    module._register_load_state_dict_pre_hook(check_loaded_mask)
 
 
 def _check_sequence(
@@ -98,7 +134,7 @@ class CausalAttention(nn.Module):
         self, d_in: int, d_out: int, context_length: int, dropout: float, qkv_bias: bool = False
     ) -> None:
         super().__init__()
-        _check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
+        dropout = _check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
         self.d_in = d_in
         self.d_out = d_out
         self.context_length = context_length
@@ -109,7 +145,7 @@ class CausalAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
         # A buffer, not a parameter: it follows the module in .to(device) and
         # state_dict, but no optimiser touches it. True = blocked.
-        self.register_buffer("mask", causal_mask(context_length))
+        _register_causal_mask(self, context_length)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Causal self-attention over ``x``, (T, d_in) or (B, T, d_in).

@@ -61,10 +61,12 @@ BOS_ID = 0  # starts every decoder input; source tokens are 1 .. vocab_size - 1
 MODELS = ("baseline", "attention")
 SEEDS = (0, 1, 2, 3, 4)  # the published run: one training per seed and model
 # How far one accuracy of a run may be from the same seed's published accuracy
-# on another CPU. Chosen from results/cpu_paths.json: the largest difference
-# measured between CPU code paths, rounded up with a margin (a test checks
-# that the measurement stays within it).
-TOLERANCE = 0.15
+# on another CPU. results/cpu_paths.json holds every seed trained under three
+# sets of kernels of one machine: the largest difference was 0.138, about the
+# size of the spread between seeds (0.83 to 0.95 for attention at length 20).
+# 0.2 leaves a margin for CPUs we could not try; a test checks that the
+# measured differences stay within it.
+TOLERANCE = 0.2
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention_notes._checks import check_positive_int
+from attention_notes._checks import check_positive_int, check_tensor, has_values
 from attention_notes.causal import (
     CausalAttention,
     _check_attention_args,
     _check_bool,
     _check_sequence,
-    causal_mask,
+    _register_causal_mask,
 )
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
 
@@ -104,7 +104,7 @@ class MultiHeadAttention(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        _check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
+        dropout = _check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
         check_positive_int("num_heads", num_heads)
         if d_out % num_heads != 0:
             raise ValueError(
@@ -122,7 +122,7 @@ class MultiHeadAttention(nn.Module):
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)  # mixes the concatenated heads
         self.dropout = nn.Dropout(dropout)
-        self.register_buffer("mask", causal_mask(context_length))  # True = blocked
+        _register_causal_mask(self, context_length)  # True = blocked
 
     def forward(self, x: torch.Tensor, need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Causal multi-head self-attention over ``x``, (T, d_in) or (B, T, d_in).
@@ -147,10 +147,20 @@ class MultiHeadAttention(nn.Module):
                 queries, keys, values, mask=mask, dropout=self.dropout
             )  # (B, H, T, hd), (B, H, T, T)
         else:
+            # The checks the explicit path makes, so that need_weights changes
+            # what is returned, never whether a bad input is caught.
+            for name, tensor in (("query", queries), ("key", keys), ("value", values)):
+                check_tensor(name, tensor, None)
             dropout_p = self.dropout.p if self.training else 0.0
+            # is_causal is the mask buffer: a loaded state_dict cannot change it (causal.py).
             context = F.scaled_dot_product_attention(
                 queries, keys, values, is_causal=True, dropout_p=dropout_p
             )  # (B, H, T, hd)
+            if has_values(context) and not bool(torch.isfinite(context).all()):
+                raise ValueError(
+                    f"the fused attention overflowed {context.dtype} although x is finite; "
+                    "scale x down, e.g. divide by its largest absolute value"
+                )
             attn_weights = None
         context = context.transpose(1, 2).contiguous()  # (B, T, H, hd)
         context = context.view(B, T, self.d_out)  # (B, T, d_out): the heads side by side

@@ -12,6 +12,7 @@ pages can print them and tests can check them.
 """
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -59,11 +60,23 @@ def scaled_dot_product_attention(
             "query, key and value must have the same number of dimensions, at least 2 "
             f"((..., T, d_k), (..., S, d_k), (..., S, d_v)), got {query.dim()}, {key.dim()} and {value.dim()}"
         )
+    if not query.shape[:-2] == key.shape[:-2] == value.shape[:-2]:
+        raise ValueError(
+            "query, key and value must have the same batch dimensions (all but the last two), got "
+            f"{tuple(query.shape[:-2])}, {tuple(key.shape[:-2])} and {tuple(value.shape[:-2])}"
+        )
     check_size("key", key.shape[-1], query.shape[-1], "last dimension d_k = query.shape[-1] =")
     check_size("value", value.shape[-2], key.shape[-2], "length S = key.shape[-2] =")
+    if dropout is not None and not isinstance(dropout, nn.Module):
+        raise TypeError(
+            "dropout must be an nn.Module such as nn.Dropout(p), or None, "
+            f"got {type(dropout).__name__} {dropout!r}"
+        )
     d_k = query.shape[-1]
     if scale is None:
         scale = 1 / math.sqrt(d_k)
+    elif isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < scale < math.inf:
+        raise ValueError(f"scale must be a finite number > 0 (default 1 / sqrt(d_k)), got {scale!r}")
 
     dtype = compute_dtype(query.dtype)
     q, k, v = query.to(dtype), key.to(dtype), value.to(dtype)
@@ -73,8 +86,10 @@ def scaled_dot_product_attention(
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
             got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
             raise TypeError(f"mask must be a torch.bool tensor (True = blocked), got {got}")
+        if mask.device != attn_scores.device:
+            raise ValueError(f"mask must be on the device of query, {query.device}, got {mask.device}")
         try:
-            blocked = torch.broadcast_to(mask.to(attn_scores.device), attn_scores.shape)  # (..., T, S)
+            blocked = torch.broadcast_to(mask, attn_scores.shape)  # (..., T, S)
         except RuntimeError:
             raise ValueError(
                 f"mask must broadcast to the scores' shape {tuple(attn_scores.shape)}, "
