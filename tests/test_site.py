@@ -184,7 +184,7 @@ def test_maths_is_mathml(site: Path):
 def test_experiment_notebook_maths_still_renders(site: Path, lang: str):
     html = _html(site, lang, "experiment/")
     formulas = re.findall(r'<annotation encoding="application/x-tex">(.*?)</annotation>', html)
-    assert {"i", "L - 1 - i"} <= set(formulas)
+    assert {"i", "S - 1 - i", "S - i"} <= set(formulas)
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
