@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention_notes._checks import check_positive_int, check_tensor, has_values
+from attention_notes._checks import all_finite, check_positive_int, check_tensor, has_values
 from attention_notes.causal import (
     CausalAttention,
     _check_attention_args,
@@ -156,7 +156,7 @@ class MultiHeadAttention(nn.Module):
             context = F.scaled_dot_product_attention(
                 queries, keys, values, is_causal=True, dropout_p=dropout_p
             )  # (B, H, T, hd)
-            if has_values(context) and not bool(torch.isfinite(context).all()):
+            if has_values(context) and not all_finite(context):
                 raise ValueError(
                     f"the fused attention overflowed {context.dtype} although x is finite; "
                     "scale x down, e.g. divide by its largest absolute value"
