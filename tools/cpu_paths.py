@@ -14,11 +14,12 @@ chosen from, and ``tests/test_experiment.py`` checks that they stay within it.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from attention_notes.benchmark import _machine
 
 # name -> environment; "native" is what the machine runs when nothing is set.
 PATHS = {
@@ -31,14 +32,6 @@ PATHS = {
     "mkl-compatible": {"MKL_CBWR": "COMPATIBLE"},
 }
 VARIABLES = {name for env in PATHS.values() for name in env}
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def run_path(env: dict[str, str], seeds: int) -> dict:
@@ -61,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     args = parser.parse_args(argv)
-    data = {"cpu": _cpu(), "paths": {}}
+    data = {"cpu": _machine()["cpu"], "paths": {}}  # the CPU model, as the benchmark records it
     for name in args.paths:
         print(f"== {name} {PATHS[name]}", flush=True)
         result = run_path(PATHS[name], args.seeds)
