@@ -1,0 +1,1 @@
+"""The attention explorer (issue 12): placeholder, being written."""
