@@ -15,8 +15,23 @@ import sys
 from pathlib import Path
 
 MARKER = "<!--pytest-codeblocks:expected-output-->"
-FENCE = re.compile(r"^```python\n(.*?)^```\n", re.S | re.M)
-OUTPUT = re.compile(r"\n" + re.escape(MARKER) + r"\n\n```text[^\n]*\n(.*?)^```\n", re.S | re.M)
+# Fences may be indented: an exercise's answer sits inside a collapsible `???` block.
+FENCE = re.compile(r"^(?P<indent>[ ]*)```python\n(?P<body>.*?)^(?P=indent)```\n", re.S | re.M)
+
+
+def _output(indent: str) -> re.Pattern:
+    i = re.escape(indent)
+    return re.compile(rf"\n{i}{re.escape(MARKER)}\n\n{i}```text[^\n]*\n(.*?)^{i}```\n", re.S | re.M)
+
+
+def _dedent(body: str, indent: str) -> str:
+    return "".join(line.removeprefix(indent) for line in body.splitlines(keepends=True))
+
+
+def _indent(stdout: str, indent: str) -> str:
+    # Blank lines of the output keep the indent too: pytest-codeblocks drops an
+    # unindented blank line from an indented block.
+    return "".join(indent + line for line in stdout.splitlines(keepends=True))
 
 
 def run(code: str) -> str:
@@ -33,9 +48,11 @@ def update(path: Path) -> None:
     for m in FENCE.finditer(text):
         out.append(text[pos : m.end()])
         pos = m.end()
-        stdout = run(m.group(1))
-        block = f'\n{MARKER}\n\n```text title="{title}"\n{stdout}```\n'
-        old = OUTPUT.match(text, pos)
+        indent = m["indent"]
+        stdout = run(_dedent(m["body"], indent))
+        i = indent
+        block = f'\n{i}{MARKER}\n\n{i}```text title="{title}"\n{_indent(stdout, i)}{i}```\n'
+        old = _output(indent).match(text, pos)
         if old:
             pos = old.end()
         out.append(block)
