@@ -80,6 +80,16 @@ def test_site_name_is_translated(site: Path):
     assert "アテンション学習ノート" not in _html(site, "en", "")
 
 
+@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
+def test_page_title_names_the_page_and_the_site_once(site: Path, lang: str, page: str):
+    title = re.search(r"<title>(.*?)</title>", _html(site, lang, page), re.S)[1].strip()
+    site_name = "Attention Notes（アテンション学習ノート）" if lang == "ja" else "Attention Notes"
+    if page:
+        assert title.endswith(" - " + site_name) and title != f"{site_name} - {site_name}", title
+    else:
+        assert title == site_name, title
+
+
 def test_navigation_is_translated(site: Path):
     ja, en = _html(site, "ja", ""), _html(site, "en", "")
     assert "単純化したセルフアテンション" in ja and "用語集" in ja
@@ -229,7 +239,7 @@ def test_notebooks_are_rendered_pages_not_raw_json(site: Path, lang: str, notebo
 def test_figures_are_localized(site: Path, lang: str):
     root = site if lang == "ja" else site / "en"
     suffix = "" if lang == "ja" else ".en"
-    for name in ("accuracy", "alignment"):
+    for name in ("accuracy", "alignment", "encoder-decoder", "bahdanau-step", "toy-weights"):
         built = (root / "assets/figures" / f"{name}.svg").read_bytes()
         assert built == (ROOT / "docs/assets/figures" / f"{name}{suffix}.svg").read_bytes()
 

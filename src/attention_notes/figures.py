@@ -7,6 +7,10 @@ default) and ``name.en.svg`` (English; mkdocs-static-i18n serves it on the
 English pages under the same name). A test redraws them and compares, so a
 committed figure cannot fall behind the code or the data.
 
+The schematic diagrams, which draw no data (``encoder-decoder``,
+``bahdanau-step``), are drawn by :mod:`attention_notes.diagrams`; their words,
+like every figure's, are in :data:`TEXT`.
+
 Text is stored as glyph outlines, so the SVGs look the same everywhere without
 any font; the Japanese glyphs come from IPAexGothic (matplotlib-fontja).
 """
@@ -14,6 +18,7 @@ any font; the Japanese glyphs come from IPAexGothic (matplotlib-fontja).
 import base64
 import html
 import io
+import math
 from pathlib import Path
 
 import matplotlib.ticker
@@ -21,7 +26,7 @@ import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from attention_notes import _cli
+from attention_notes import _cli, diagrams
 from attention_notes.benchmark import load_benchmark
 from attention_notes.experiment import load_results
 
@@ -31,11 +36,15 @@ __all__ = [
     "embed",
     "load_causal_example",
     "load_head_weights",
+    "load_toy_weights",
     "plot_accuracy",
     "plot_alignment",
+    "plot_bahdanau_step",
     "plot_causal_mask",
+    "plot_encoder_decoder",
     "plot_head_weights",
     "plot_performance",
+    "plot_toy_weights",
     "render_png",
     "render_svg",
     "write_all",
@@ -110,6 +119,60 @@ TEXT = {
             "訓練前なので、残りの重みは各行でほぼ均等に分かれ、"
             "2 つのヘッドの違いは小数第 2 位に表れる程度。"
         ),
+        "ed_source": "I ate an apple yesterday",
+        "ed_target": "私は 昨日 りんごを 食べた",
+        "ed_input": "入力",
+        "ed_encoder": "エンコーダ",
+        "ed_context": "コンテキスト",
+        "ed_decoder": "デコーダ",
+        "ed_output": "出力",
+        "ed_bottleneck_title": "アテンションなし：最終状態 1 つがボトルネック",
+        "ed_bottleneck_note": (
+            "入力の情報はすべて、固定サイズの最終状態 $h_5$ を通る。\n"
+            "デコーダはどのステップでも同じ $c$ を受け取る。"
+        ),
+        "ed_attention_title": "Bahdanau アテンションあり",
+        "ed_attention_note": (
+            "ステップ $i$ ごとに、すべての $h_j$ を重み $\\alpha_{ij}$ で混ぜた $c_i$ を受け取る。\n"
+            "太線はその出力で重みが最も大きい入力の例。"
+        ),
+        "step_title": "Bahdanau アテンション：デコーダの 1 ステップ（出力 $i$）",
+        "step_tokens": "入力トークン",
+        "step_forward": "順方向 GRU",
+        "step_backward": "逆方向 GRU",
+        "step_annotations": "エンコーダの状態",
+        "step_softmax": "ソフトマックス（$j$ について）",
+        "step_scores": "スコア",
+        "step_weights": "重み",
+        "step_query": "クエリ",
+        "step_decoder": "デコーダ",
+        "toy_title": "単純化したセルフアテンションの重み（各行の合計は 1）",
+        "encoder-decoder_alt": (
+            "上下 2 段の図。上の段はアテンションなしの RNN エンコーダ・デコーダで、"
+            "エンコーダが入力 I ate an apple yesterday の 5 トークンを状態 h1 から h5 へ順に読み、"
+            "最後の h5 だけがコンテキスト c として、私は 昨日 りんごを 食べた を出力する"
+            "デコーダの状態 s1 から s4 のすべてに渡る。入力の情報はすべて、この固定サイズの状態 1 つを通る。"
+            "下の段は Bahdanau アテンションありで、デコーダのステップごとにコンテキスト c1 から c4 があり、"
+            "それぞれがエンコーダの状態 h1 から h5 のすべてと線で結ばれている。"
+            "太線は各出力で重みが最も大きい入力の例で、私は は I、昨日 は yesterday、"
+            "りんごを は apple、食べた は ate と結ばれる。"
+        ),
+        "bahdanau-step_alt": (
+            "Bahdanau アテンションでデコーダが 1 ステップ進む図。下から順に、入力トークン x1 から x4、"
+            "左から右へ読む順方向 GRU、右から左へ読む逆方向 GRU があり、"
+            "位置 j ごとに 2 つの状態をつなげたものがエンコーダの状態 hj になる。"
+            "左側のデコーダの直前の状態 s(i−1) がクエリとして、各 hj とともにスコアの式 "
+            "eij = wvᵀ tanh(Wquery s(i−1) + Wkey hj) に入る。"
+            "スコア ei1 から ei4 は j についてのソフトマックスで重み αi1 から αi4 になり、"
+            "重みからコンテキストベクトル ci = Σj αij hj が作られる。"
+            "デコーダは s(i−1)、直前の出力 y(i−1)、ci から新しい状態 si を計算し、yi を出力する。"
+        ),
+        "toy-weights_alt": (
+            "6 × 6 のヒートマップ。行がクエリ、列がキーで、どちらも Your journey starts with one step の "
+            "6 トークン。各マスは単純化したセルフアテンションの重みを小数第 2 位まで示し、各行の合計は 1。"
+            "重みはすべて 0.10 から 0.24 の間にある。journey と starts の行では journey と starts の列が "
+            "0.24 と 0.23 で最も大きく、1 行目では Your 自身が 0.21 で最も大きい。"
+        ),
     },
     "en": {
         "length": "sequence length (tokens)",
@@ -168,6 +231,60 @@ TEXT = {
             "queries as rows and keys as columns. Both are 0 above the diagonal and 1.00 in the first row. "
             "Untrained, each row splits its weight almost evenly, and the two heads differ only in the "
             "second decimal."
+        ),
+        "ed_source": "I ate an apple yesterday",
+        "ed_target": "私は 昨日 りんごを 食べた",
+        "ed_input": "input",
+        "ed_encoder": "encoder",
+        "ed_context": "context",
+        "ed_decoder": "decoder",
+        "ed_output": "output",
+        "ed_bottleneck_title": "Without attention: one final state is the bottleneck",
+        "ed_bottleneck_note": (
+            "Everything about the input passes through the fixed-size $h_5$;\n"
+            "the decoder gets the same $c$ at every step."
+        ),
+        "ed_attention_title": "With Bahdanau attention",
+        "ed_attention_note": (
+            "Each step $i$ gets its own $c_i$: every $h_j$, mixed with weights $\\alpha_{ij}$.\n"
+            "Thick lines: the input with the largest weight, for example."
+        ),
+        "step_title": "Bahdanau attention: one decoder step (output $i$)",
+        "step_tokens": "input tokens",
+        "step_forward": "forward GRU",
+        "step_backward": "backward GRU",
+        "step_annotations": "encoder states",
+        "step_softmax": "softmax over $j$",
+        "step_scores": "scores",
+        "step_weights": "weights",
+        "step_query": "query",
+        "step_decoder": "decoder",
+        "toy_title": "Simplified self-attention weights (each row sums to 1)",
+        "encoder-decoder_alt": (
+            "Two panels, one above the other. Top: an RNN encoder-decoder without attention. The encoder "
+            "reads the five tokens of I ate an apple yesterday into states h1 to h5, and only the last one, "
+            "h5, goes on as the context c to every decoder state s1 to s4, which output 私は 昨日 りんごを "
+            "食べた: everything about the input passes through that one fixed-size state. Bottom: with "
+            "Bahdanau attention, each decoder step has its own context, c1 to c4, each connected by lines "
+            "to all the encoder states h1 to h5. As an example, a thick line marks the input with the "
+            "largest weight for each output: 私は with I, 昨日 with yesterday, りんごを with apple, "
+            "食べた with ate."
+        ),
+        "bahdanau-step_alt": (
+            "One decoder step of Bahdanau attention. From the bottom: input tokens x1 to x4, a forward GRU "
+            "reading left to right and a backward GRU reading right to left; at each position j the two "
+            "states joined make the encoder state hj. On the left, the decoder's previous state s(i−1) is "
+            "the query: with each hj it goes into the score eij = wvᵀ tanh(Wquery s(i−1) + Wkey hj). "
+            "A softmax over j turns the scores ei1 to ei4 into weights αi1 to αi4, and the weights give "
+            "the context vector ci = Σj αij hj. The decoder computes its new state si from s(i−1), the "
+            "previous output y(i−1) and ci, and outputs yi."
+        ),
+        "toy-weights_alt": (
+            "A 6 by 6 heatmap, queries as rows and keys as columns, both the six tokens of Your journey "
+            "starts with one step. Each cell gives a weight of simplified self-attention to two decimals, "
+            "and each row sums to 1. All weights lie between 0.10 and 0.24. In the rows of journey and "
+            "starts, the columns of journey and starts are largest, 0.24 and 0.23; in the first row, "
+            "Your itself is largest, 0.21."
         ),
     },
 }
@@ -264,24 +381,26 @@ def _weight_label(value: float) -> str:
     return "0" if value == 0 else f"{value:.2f}"  # exact zeros (masked) read differently from small weights
 
 
-def _annotated_heatmap(ax, values, labels):
-    """Grey heatmap of a matrix of values in [0, 1], with a label in each cell, readable on any shade."""
-    image = ax.imshow(values, cmap="Greys", vmin=0, vmax=1)
+def _annotated_heatmap(ax, values, labels, vmax: float = 1.0, fontsize: float = 7):
+    """Grey heatmap of a matrix of values in [0, vmax], with a label in each cell, readable on any shade."""
+    image = ax.imshow(values, cmap="Greys", vmin=0, vmax=vmax)
     for i, (row, row_labels) in enumerate(zip(values, labels, strict=True)):
         for j, (value, label) in enumerate(zip(row, row_labels, strict=True)):
-            color = "white" if value > 0.55 else "black"
-            ax.text(j, i, label, ha="center", va="center", fontsize=7, color=color)
+            color = "white" if value > 0.55 * vmax else "black"
+            ax.text(j, i, label, ha="center", va="center", fontsize=fontsize, color=color)
     return image
 
 
-def _token_axes(ax, tokens, t: dict) -> None:
-    ax.set_xticks(range(len(tokens)), tokens, fontsize=8, rotation=45, ha="left", rotation_mode="anchor")
-    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+def _token_axes(ax, tokens, t: dict, fontsize: float = 8) -> None:
+    ax.set_xticks(
+        range(len(tokens)), tokens, fontsize=fontsize, rotation=45, ha="left", rotation_mode="anchor"
+    )
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=fontsize)
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
     ax.tick_params(length=0)
-    ax.set_xlabel(t["causal_key"], fontsize=9)
-    ax.set_ylabel(t["causal_query"], fontsize=9)
+    ax.set_xlabel(t["causal_key"], fontsize=fontsize + 1)
+    ax.set_ylabel(t["causal_query"], fontsize=fontsize + 1)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
 
@@ -356,12 +475,62 @@ def plot_head_weights(example: dict, lang: str = "ja") -> Figure:
     return fig
 
 
+def load_toy_weights() -> dict:
+    """Simplified self-attention's weights on the toy sentence, (T, T): rows are queries, columns keys."""
+    from attention_notes.data import TOKENS, journey_inputs
+    from attention_notes.simple_attention import simple_self_attention
+
+    _, attn_weights = simple_self_attention(journey_inputs())  # (T, T)
+    return {"tokens": TOKENS, "weights": attn_weights.tolist()}
+
+
+def plot_toy_weights(example: dict, lang: str = "ja") -> Figure:
+    """The T × T weights of the toy sentence, each cell labelled with its weight to 2 decimals.
+
+    The grey scale stops at the next multiple of 0.1 above the largest weight, not
+    at 1: without trainable weights, every weight lies between 0.09 and 0.24, and
+    on a scale to 1 all cells would look alike.
+    """
+    t = TEXT[lang]
+    tokens, weights = example["tokens"], example["weights"]
+    vmax = math.ceil(max(max(row) for row in weights) * 10) / 10
+    with rc_context(STYLE):
+        fig = Figure(figsize=(5.0, 4.7), layout="constrained")
+        ax = fig.subplots()
+        image = _annotated_heatmap(
+            ax, weights, [[_weight_label(w) for w in row] for row in weights], vmax=vmax, fontsize=10
+        )
+        _token_axes(ax, tokens, t, fontsize=11)
+        fig.supxlabel(t["toy_title"], fontsize=12)  # under the whole figure: wider than the matrix
+        fig.colorbar(image, ax=ax, shrink=0.8, label=t["weight"])
+    return fig
+
+
+def plot_encoder_decoder(_: object = None, lang: str = "ja") -> Figure:
+    """RNN encoder-decoder without and with attention: :func:`attention_notes.diagrams.encoder_decoder`."""
+    with rc_context(STYLE):
+        return diagrams.encoder_decoder(TEXT[lang])
+
+
+def plot_bahdanau_step(_: object = None, lang: str = "ja") -> Figure:
+    """One decoder step of Bahdanau attention: :func:`attention_notes.diagrams.bahdanau_step`."""
+    with rc_context(STYLE):
+        return diagrams.bahdanau_step(TEXT[lang])
+
+
+def _no_data() -> None:
+    return None  # a diagram draws no data
+
+
 FIGURES = {
     "accuracy": (load_results, plot_accuracy),
     "alignment": (load_results, lambda results, lang: plot_alignment(results["example"], lang)),
     "performance": (load_benchmark, plot_performance),
     "causal-mask": (load_causal_example, plot_causal_mask),
     "head-weights": (load_head_weights, plot_head_weights),
+    "encoder-decoder": (_no_data, plot_encoder_decoder),
+    "bahdanau-step": (_no_data, plot_bahdanau_step),
+    "toy-weights": (load_toy_weights, plot_toy_weights),
 }
 
 

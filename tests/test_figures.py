@@ -1,0 +1,168 @@
+"""The diagrams of the docs: committed SVGs up to date, localised, and drawn from the package's numbers.
+
+tests/test_experiment.py compares every committed figure with a fresh drawing;
+here the three explanatory diagrams are checked one by one, in both languages,
+and the words and numbers they show are checked against the package.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from functools import cache
+from pathlib import Path
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.diagrams import ALIGNED
+from attention_notes.figures import FIGURES, TEXT, load_toy_weights, render_svg
+from attention_notes.simple_attention import simple_self_attention
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURE_DIR = ROOT / "docs/assets/figures"
+DIAGRAMS = ("encoder-decoder", "bahdanau-step", "toy-weights")
+LANGS = ("ja", "en")
+
+
+def _path(name: str, lang: str) -> Path:
+    return FIGURE_DIR / (f"{name}.svg" if lang == "ja" else f"{name}.{lang}.svg")
+
+
+@cache
+def _figure(name: str, lang: str) -> Figure:
+    load, draw = FIGURES[name]
+    fig = draw(load(), lang)
+    fig.draw_without_rendering()  # lays out the ticks and colorbar labels
+    return fig
+
+
+@cache
+def _svg(name: str, lang: str) -> str:
+    load, draw = FIGURES[name]
+    return render_svg(draw(load(), lang))  # a fresh figure, like write_all: layout depends on earlier draws
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def test_every_language_has_the_same_words_to_translate():
+    assert set(TEXT) == set(LANGS)
+    assert TEXT["ja"].keys() == TEXT["en"].keys()
+    assert all(isinstance(v, str) and v.strip() for lang in LANGS for v in TEXT[lang].values())
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_diagram_is_registered_with_alt_text(name: str):
+    assert name in FIGURES
+    alts = [TEXT[lang][f"{name}_alt"] for lang in LANGS]
+    assert all(len(alt) > 80 for alt in alts), alts
+    assert alts[0] != alts[1]
+    # The pages put the alt text in ![alt](...): brackets, underscores, asterisks and
+    # line breaks would end it early or turn into emphasis.
+    assert not [alt for alt in alts if re.search(r"[\[\]_*`\n]", alt)]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_committed_diagram_is_up_to_date(name: str, lang: str):
+    path = _path(name, lang)
+    assert path.exists(), (
+        f"{path.name} is missing: run `python -m attention_notes.figures --out docs/assets/figures`"
+    )
+    assert path.read_text(encoding="utf-8") == _svg(name, lang), (
+        f"{path.name} is stale: run `python -m attention_notes.figures --out docs/assets/figures`"
+    )
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_both_languages_draw_the_same_picture_with_other_words(name: str):
+    svgs = {lang: _path(name, lang).read_text(encoding="utf-8") for lang in LANGS}
+    assert svgs["ja"] != svgs["en"]
+    sizes = {
+        lang: {k: ET.fromstring(svg.encode()).get(k) for k in ("width", "height")}
+        for lang, svg in svgs.items()
+    }
+    assert sizes["ja"] == sizes["en"], sizes
+    assert float(sizes["ja"]["width"].removesuffix("pt")) <= 7 * 72, "too wide to read on a phone"
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_every_word_is_translated(name: str):
+    """A string drawn the same in both languages must be maths, a number or a word of the toy sentences."""
+    ja, en = (_texts(_figure(name, lang)) for lang in LANGS)
+    assert len(ja) == len(en) > 0
+    same_everywhere = (
+        set(TOKENS) | set(TEXT["en"]["ed_source"].split()) | set(TEXT["en"]["ed_target"].split())
+    )
+    untranslated = [
+        a
+        for a, b in zip(ja, en, strict=True)
+        if a == b
+        and a not in same_everywhere
+        and not (a.startswith("$") and a.endswith("$"))
+        and not re.fullmatch(r"[−\-]?\d+(\.\d+)?", a)
+    ]
+    assert not untranslated
+
+
+# The words of each diagram in TEXT: its own keys, and those it shares with the other heatmaps.
+WORDS = {
+    "encoder-decoder": [k for k in TEXT["en"] if k.startswith("ed_")],
+    "bahdanau-step": [k for k in TEXT["en"] if k.startswith("step_")],
+    "toy-weights": ["toy_title", "causal_key", "causal_query", "weight"],
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_every_word_in_text_is_drawn(name: str, lang: str):
+    """A word in TEXT that the diagram does not show would be translated for nothing, or misnamed."""
+    drawn = _texts(_figure(name, lang))
+    for key in WORDS[name]:
+        words = TEXT[lang][key].split() if key in ("ed_source", "ed_target") else [TEXT[lang][key]]
+        assert all(word in drawn for word in words), (key, words)
+
+
+def test_toy_weights_are_the_packages():
+    example = load_toy_weights()
+    _, attn_weights = simple_self_attention(journey_inputs())  # (T, T)
+    assert example["tokens"] == TOKENS
+    assert example["weights"] == attn_weights.tolist()
+    weights = torch.tensor(example["weights"])
+    assert weights.shape == (len(TOKENS), len(TOKENS))
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(len(TOKENS)))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_toy_weights_cells_show_the_weights_rounded(lang: str):
+    weights = load_toy_weights()["weights"]
+    ax = _figure("toy-weights", lang).axes[0]
+    cells = [t.get_text() for t in ax.texts]
+    assert cells == [f"{w:.2f}" for row in weights for w in row]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(TOKENS)  # rows: queries
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(TOKENS)  # columns: keys
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_toy_weights_alt_text_quotes_the_weights(lang: str):
+    weights = torch.tensor(load_toy_weights()["weights"])
+    alt = TEXT[lang]["toy-weights_alt"]
+    for value in (weights.min(), weights.max(), weights[1, 1], weights[1, 2], weights[0, 0]):
+        assert f"{value:.2f}" in alt
+    assert " ".join(TOKENS) in alt
+
+
+def test_encoder_decoder_alt_text_names_what_the_thick_lines_join():
+    source, target = TEXT["en"]["ed_source"].split(), TEXT["en"]["ed_target"].split()
+    assert len(ALIGNED) == len(target) and all(0 <= j < len(source) for j in ALIGNED)
+    assert len(set(ALIGNED)) == len(ALIGNED)  # one input per output, no two alike
+    for i, j in enumerate(ALIGNED):
+        assert f"{target[i]} with {source[j]}" in TEXT["en"]["encoder-decoder_alt"]
+        assert f"{target[i]} は {source[j]}" in TEXT["ja"]["encoder-decoder_alt"]
+    for lang in LANGS:
+        assert TEXT[lang]["ed_source"] == TEXT["en"]["ed_source"]  # the same sentence in both pictures
+        assert TEXT[lang]["ed_target"] == TEXT["en"]["ed_target"]
+        assert TEXT[lang]["ed_source"] in TEXT[lang]["encoder-decoder_alt"]
