@@ -25,6 +25,7 @@ class Fence:
     line: int
     info: str  # everything after the backticks, stripped
     body: str
+    indent: str = ""  # an exercise's answer is indented inside a collapsible `???` block
 
     @property
     def language(self) -> str:
@@ -52,7 +53,7 @@ def fences(path: Path) -> list[Fence]:
         while i < len(lines) and not lines[i].strip().startswith(fence):
             body.append(lines[i][len(m["indent"]) :])
             i += 1
-        out.append(Fence(start + 1, m["info"].strip(), "\n".join(body)))
+        out.append(Fence(start + 1, m["info"].strip(), "\n".join(body), m["indent"]))
         i += 1
     return out
 

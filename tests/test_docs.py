@@ -179,3 +179,44 @@ def test_glossary_check_would_catch_a_variant(tmp_path: Path):
     prose = _japanese_prose(page)
     assert "Attention" in prose and prose.count("Attention") == 1
     assert "Attention" in _avoided_variants()
+
+
+# ---- exercises ------------------------------------------------------------------
+
+NOT_CHAPTERS = {"index", "glossary", "references"}
+CHAPTERS = [p for p in JA if p.stem not in NOT_CHAPTERS]
+ANSWER = {"ja": '??? success "解答"', "en": '??? success "Answer"'}
+
+
+def _exercises(path: Path, lang: str) -> list[tuple[str, bool]]:
+    """(anchor, has a collapsed answer) of each exercise of a page, in order."""
+    lines = prose_lines(path)
+    out, in_section = [], False
+    for i, line in enumerate(lines):
+        if line.startswith("## "):
+            in_section = line.endswith("{#exercises}")
+        elif in_section and line.startswith("### "):
+            anchor = line.rsplit("{#", 1)[-1].rstrip("}")
+            rest = lines[i + 1 :]
+            end = next((k for k, other in enumerate(rest) if other.startswith("#")), len(rest))
+            out.append((anchor, ANSWER[lang] in rest[:end]))
+    return out
+
+
+@pytest.mark.parametrize("ja", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_has_exercises_with_collapsed_answers(ja: Path):
+    for path, lang in ((ja, "ja"), (english_of(ja), "en")):
+        found = _exercises(path, lang)
+        assert 2 <= len(found) <= 4, f"{path.name}: {len(found)} exercises, want 2 to 4"
+        assert all(anchor.startswith("exercise-") for anchor, _ in found), f"{path.name}: {found}"
+        assert all(answered for _, answered in found), f"{path.name}: an exercise without {ANSWER[lang]}"
+
+
+def test_the_exercise_check_would_catch_a_missing_answer(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        '## 練習問題 {#exercises}\n\n### 問題 1 {#exercise-a}\n\n??? success "解答"\n\n    x\n\n'
+        "### 問題 2 {#exercise-b}\n\n答えなし\n",
+        encoding="utf-8",
+    )
+    assert _exercises(page, "ja") == [("exercise-a", True), ("exercise-b", False)]

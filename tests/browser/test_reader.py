@@ -29,8 +29,8 @@ NOTEBOOK_PATHS = {source_url(p) for p in ja_notebooks()}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 MAX_PAGE_BYTES = 600_000
 # What a page weighs: the files the browser fetches to show it. The search
-# index is data the search worker fetches alongside (one file for the whole
-# site, both languages); it is reported separately, not counted.
+# index is data the search worker fetches alongside (one per language, in the
+# language's folder: hooks/search_i18n.py); it is reported separately, not counted.
 COUNTED = {"document", "stylesheet", "script", "font", "image", "other"}
 
 
@@ -67,11 +67,15 @@ class Tab:
         # matching and only requests that leave the server come back to Python.
         self.context.route(re.compile(rf"^(?!{re.escape(base)}|data:|blob:)"), self._leave)
         if not search:
-            config = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))["config"]
-            empty = json.dumps({"config": config, "docs": []})
+            # Each language's index, in its own folder (hooks/search_i18n.py), with its own configuration.
+            empty = {}
+            for folder in ("", "en/"):
+                index = site / folder / "search" / "search_index.json"
+                config = json.loads(index.read_text(encoding="utf-8"))["config"]
+                empty[f"{base}{folder}search/search_index.json"] = json.dumps({"config": config, "docs": []})
             self.context.route(
-                f"{base}search/search_index.json",
-                lambda route: route.fulfill(body=empty, content_type="application/json"),
+                re.compile(rf"^{re.escape(base)}(en/)?search/search_index\.json$"),
+                lambda route: route.fulfill(body=empty[route.request.url], content_type="application/json"),
             )
         self.page = self.context.new_page()
         self.page.on("request", lambda r: self.requests.setdefault(r.url, r.resource_type))
@@ -87,7 +91,9 @@ class Tab:
         """
         self.requests = {}
         if until_search_index:
-            index = f"{self.base}search/search_index.json"
+            # Each language's pages load their own language's index (hooks/search_i18n.py).
+            folder = "en/" if url.startswith(f"{self.base}en/") else ""
+            index = f"{self.base}{folder}search/search_index.json"
             with self.page.expect_request_finished(lambda r: r.url == index):
                 self.page.goto(url, wait_until="load")
         else:
@@ -268,6 +274,11 @@ def test_no_horizontal_overflow_on_a_phone(tabs, server, lang, path):
 def _python_blocks(page) -> list[tuple[str, str]]:
     """(copied code, shown output) of every Python block, copied with its copy button."""
     pairs = []
+    # Exercise answers sit in collapsed <details>: open each one as a reader
+    # does, by clicking its summary, so that their copy buttons can be clicked.
+    closed = page.locator("article details:not([open]) > summary")
+    while closed.count():
+        closed.first.click()
     blocks = page.locator("article div.language-python")
     for i in range(blocks.count()):
         block = blocks.nth(i)
@@ -309,6 +320,8 @@ def test_copied_python_blocks_print_what_the_page_shows(tabs, server, tmp_path):
     assert not tab.outside, tab.outside
     # Every Python fence of the sources, on the Japanese and the English page.
     assert len(pairs) == 2 * sum(f.info == "python" for p in ja_pages() for f in fences(p))
+    # ... including the answers to the exercises, which are indented inside `???` blocks.
+    assert sum(f.info == "python" and f.indent for p in ja_pages() for f in fences(p)) >= 20
     unique = sorted({code for _, code, _ in pairs})
     printed = {}
     with ForkServer(tmp_path) as run:
@@ -366,8 +379,9 @@ def test_search_finds_the_right_page(tabs, server, lang, query, expected):
     assert not tab.outside, tab.outside
     want = page_url(server, lang, expected)
     pages = [h.split("#")[0].split("?")[0] for h in hits]  # Material adds ?h=<query>
-    # One index serves both languages, so the reader's own pages are what count.
+    # Each language has its own index: every result is a page of the reader's language.
     mine = [p for p in pages if ("/en/" in p) == (lang == "en")]
+    assert mine == pages, f"{query!r}: results in the other language: {hits}"
     assert want in mine[:5], f"{query!r}: {hits[:8]}"
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "search.txt", "a", encoding="utf-8") as f:
