@@ -1,1 +1,385 @@
-"""The attention explorer (issue 12): placeholder, being written."""
+"""The attention explorer (issue 12): pick a token, see its attention weights and context vector.
+
+A page asks for the widget with a marker line, an HTML comment of its own::
+
+    <!-- attention-explorer: simplified -->
+
+(``simplified``, ``trainable``, ``causal`` or ``multihead``; any other name fails
+the build). Python-Markdown keeps the comment in the page's HTML, where
+``on_page_content`` replaces it; a marker shown inside a code block is escaped
+there, so it is never taken for one.
+
+Every number is computed here, at build time, by the package (:func:`states`),
+and printed with 4 decimals as torch prints it. The widget carries them in a
+JSON data island, so it works from ``file://`` without fetching anything. Its
+HTML stands on its own: without JavaScript the reader sees the full weight
+matrix of every state as tables (``.ax-static``); ``explorer.js`` hides them and
+shows the interactive part (``.ax-live``, rendered here for the initial token
+and state, so the script only swaps numbers). The script and stylesheet are
+linked from the pages that embed the widget, and only from those, with URLs
+relative to the page (``on_post_page``).
+
+The whole widget is left out of the search index (``data-search-exclude``):
+its text is tables of numbers and button labels.
+"""
+
+import functools
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+if TYPE_CHECKING:
+    import torch
+
+MARKER = re.compile(r"<!--\s*attention-explorer:\s*(?P<view>[^\s>]*)\s*-->")
+SCRIPT = "assets/javascripts/explorer.js"
+STYLESHEET = "assets/stylesheets/explorer.css"
+# The query the chapters follow: "journey", x^(2).
+FIRST_TOKEN = 1
+
+
+@dataclass(frozen=True)
+class State:
+    """One setting of a view's toggle: the (T, T) weights and the context vectors it gives.
+
+    ``output`` is the module's output where it differs from ``context`` (the
+    multi-head module's ``out_proj`` mixes the heads' contexts).
+    """
+
+    key: str
+    attn_weights: "torch.Tensor"  # (T, T)
+    context: "torch.Tensor"  # (T, d)
+    output: "torch.Tensor | None" = None  # (T, d_out)
+    causal: bool = False
+
+
+@functools.cache
+def states(view: str) -> tuple[tuple[State, ...], int]:
+    """The states of ``view`` and the index of the one its page shows, computed by the package.
+
+    The caller's random state is left as it was (``fork_rng``).
+    """
+    import torch
+
+    from attention_notes.causal import CausalAttention
+    from attention_notes.data import TOKENS, journey_inputs
+    from attention_notes.multihead import MultiHeadAttention
+    from attention_notes.scaled_dot_product import scaled_dot_product_attention
+    from attention_notes.simple_attention import simple_self_attention
+    from attention_notes.trainable import SelfAttention
+
+    T = len(TOKENS)
+    x = journey_inputs()  # (T, D) = (6, 3)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        if view == "simplified":
+            context, attn_weights = simple_self_attention(x)  # (T, D), (T, T): the page's weights
+            scaled_context, scaled_weights = scaled_dot_product_attention(x, x, x)  # scores / sqrt(D)
+            return (
+                State("unscaled", attn_weights, context),
+                State("scaled", scaled_weights, scaled_context),
+            ), 0
+        if view == "trainable":
+            torch.manual_seed(789)  # the book's SelfAttention_v2
+            sa = SelfAttention(3, 2).eval()
+            context, attn_weights = sa(x)  # (T, d_out), (T, T): scaled by 1 / sqrt(d_k)
+            queries, keys, values = sa.W_query(x), sa.W_key(x), sa.W_value(x)  # (T, d_out) each
+            unscaled = scaled_dot_product_attention(queries, keys, values, scale=1.0)  # (context, weights)
+            return (
+                State("unscaled", unscaled[1], unscaled[0]),
+                State("scaled", attn_weights, context),
+            ), 1
+        if view == "causal":
+            torch.manual_seed(789)  # the same three nn.Linear(3, 2) as SelfAttention above
+            ca = CausalAttention(3, 2, T, 0.0).eval()
+            context, attn_weights = ca(x)  # (T, d_out), (T, T)
+            queries, keys, values = ca.W_query(x), ca.W_key(x), ca.W_value(x)  # (T, d_out) each
+            open_context, open_weights = scaled_dot_product_attention(queries, keys, values)  # no mask
+            return (
+                State("off", open_weights, open_context),
+                State("on", attn_weights, context, causal=True),
+            ), 1
+        if view == "multihead":
+            torch.manual_seed(123)  # the book's MultiHeadAttention
+            mha = MultiHeadAttention(3, 2, T, 0.0, num_heads=2).eval()
+            seen = []
+            # The heads' contexts as the module computes them: what goes into out_proj.
+            hook = mha.out_proj.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+            try:
+                output, attn_weights = mha(x)  # (T, d_out), (H, T, T)
+            finally:
+                hook.remove()
+            H, hd = mha.num_heads, mha.head_dim
+            heads = seen[0].reshape(T, H, hd).transpose(0, 1)  # (1, T, H * hd) -> (H, T, hd)
+            return tuple(
+                State(f"head{h + 1}", attn_weights[h], heads[h], output=output, causal=True) for h in range(H)
+            ), 0
+    raise PluginError(
+        f"attention explorer: unknown view {view!r}; the views are {', '.join(map(repr, VIEWS))}"
+    )
+
+
+VIEWS = ("simplified", "trainable", "causal", "multihead")
+
+# ---- labels -----------------------------------------------------------------------
+
+TEXT = {
+    "ja": {
+        "tokens": "クエリにするトークン",
+        "query_key": "クエリ＼キー",
+        "weights": "アテンションの重み",
+        "status": "「{token}」がクエリのときの重み（{state}）",
+        "table": "アテンションの重み（{state}）：行がクエリ、列がキー",
+        "scroll": "重みの表",
+        "views": {
+            "simplified": {
+                "title": "単純化したセルフアテンションの重み",
+                "source": "simple_self_attention(journey_inputs())",
+                "group": "スコア",
+                "states": ["スケーリングなし", "√D で割る（D = 3）"],
+                "context": "コンテキストベクトル（入力の重み付き和、3 次元）",
+            },
+            "trainable": {
+                "title": "訓練可能な重みのセルフアテンションの重み",
+                "source": "torch.manual_seed(789); SelfAttention(3, 2)",
+                "group": "スコア",
+                "states": ["スケーリングなし", "√d_k で割る（d_k = 2）"],
+                "context": "コンテキストベクトル（バリューの重み付き和、2 次元）",
+            },
+            "causal": {
+                "title": "コーザルアテンションの重み",
+                "source": "torch.manual_seed(789); CausalAttention(3, 2, 6, 0.0)",
+                "group": "因果マスク",
+                "states": ["マスクなし", "マスクあり"],
+                "context": "コンテキストベクトル（バリューの重み付き和、2 次元）",
+            },
+            "multihead": {
+                "title": "マルチヘッドアテンションのヘッドごとの重み",
+                "source": "torch.manual_seed(123); MultiHeadAttention(3, 2, 6, 0.0, num_heads=2)",
+                "group": "ヘッド",
+                "states": ["ヘッド 1", "ヘッド 2"],
+                "context": "このヘッドのコンテキスト（このヘッドのバリューの重み付き和、out_proj の前、"
+                "1 次元）",
+                "output": "モジュールの出力（2 つのヘッドを out_proj で混ぜたもの、2 次元、"
+                "どちらのヘッドでも同じ）",
+            },
+        },
+    },
+    "en": {
+        "tokens": "Query token",
+        "query_key": "query \\ key",
+        "weights": "Attention weights",
+        "status": "Weights with “{token}” as the query ({state})",
+        "table": "Attention weights ({state}): rows are queries, columns keys",
+        "scroll": "Table of weights",
+        "views": {
+            "simplified": {
+                "title": "Weights of simplified self-attention",
+                "source": "simple_self_attention(journey_inputs())",
+                "group": "Scores",
+                "states": ["unscaled", "divided by √D (D = 3)"],
+                "context": "Context vector (weighted sum of the inputs, 3 dimensions)",
+            },
+            "trainable": {
+                "title": "Weights of self-attention with trainable weights",
+                "source": "torch.manual_seed(789); SelfAttention(3, 2)",
+                "group": "Scores",
+                "states": ["unscaled", "divided by √d_k (d_k = 2)"],
+                "context": "Context vector (weighted sum of the values, 2 dimensions)",
+            },
+            "causal": {
+                "title": "Weights of causal attention",
+                "source": "torch.manual_seed(789); CausalAttention(3, 2, 6, 0.0)",
+                "group": "Causal mask",
+                "states": ["mask off", "mask on"],
+                "context": "Context vector (weighted sum of the values, 2 dimensions)",
+            },
+            "multihead": {
+                "title": "Weights of each head of multi-head attention",
+                "source": "torch.manual_seed(123); MultiHeadAttention(3, 2, 6, 0.0, num_heads=2)",
+                "group": "Head",
+                "states": ["head 1", "head 2"],
+                "context": "This head's context (weighted sum of its values, before out_proj, 1 dimension)",
+                "output": "Output of the module (both heads mixed by out_proj, 2 dimensions, "
+                "the same for either head)",
+            },
+        },
+    },
+}
+
+
+def number(value: float) -> str:
+    """A number as torch prints a tensor of weights: 4 decimals."""
+    return f"{value:.4f}"
+
+
+def numbers(tensor) -> list:
+    """A tensor of any shape as nested lists of :func:`number` strings."""
+    if tensor.dim() == 0:
+        return number(tensor.item())
+    return [numbers(t) for t in tensor]
+
+
+def data(view: str) -> dict:
+    """What the widget's script needs: every state's numbers, as strings of 4 decimals."""
+    found, _ = states(view)
+    out = []
+    for state in found:
+        item = {"weights": numbers(state.attn_weights), "context": numbers(state.context)}
+        if state.output is not None:
+            item["output"] = numbers(state.output)
+        item["causal"] = state.causal
+        out.append(item)
+    return {"states": out}
+
+
+def page_language(page: Page) -> str:
+    """The page's language: mkdocs-static-i18n's locale of its source file, else the file's suffix."""
+    locale = getattr(page.file, "locale", None)
+    if locale is None:
+        locale = "en" if page.file.src_uri.endswith(".en.md") else "ja"
+    if locale not in TEXT:
+        raise PluginError(f"attention explorer: no labels in {locale!r} for {page.file.src_uri}")
+    return locale
+
+
+# ---- HTML ---------------------------------------------------------------------------
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _rows(tokens, state: dict, query: int) -> str:
+    """The bars of one query's weights, one list item per key."""
+    rows = []
+    for j, (token, weight) in enumerate(zip(tokens, state["weights"][query], strict=True)):
+        masked = " ax-masked" if state["causal"] and j > query else " ax-self" if j == query else ""
+        bar = f'<span class="ax-fill" style="width: {float(weight) * 100:.2f}%"></span>'
+        rows.append(
+            f'<li class="ax-row{masked}"><span class="ax-key">{_e(token)}</span>'
+            f'<span class="ax-track" aria-hidden="true">{bar}</span>'
+            f'<span class="ax-num" data-weight>{weight}</span></li>'
+        )
+    return "".join(rows)
+
+
+def _vector(label: str, values: list[str], attribute: str) -> str:
+    spans = ", ".join(f"<span {attribute}>{v}</span>" for v in values)
+    return f'<p class="ax-vector">{_e(label)}: <span class="ax-nums">[{spans}]</span></p>'
+
+
+def _table(tokens, weights: list[list[str]], caption: str, corner: str) -> str:
+    """The full (T, T) matrix, rows are queries and columns keys."""
+    head = "".join(f'<th scope="col">{_e(t)}</th>' for t in tokens)
+    body = "".join(
+        f'<tr><th scope="row">{_e(t)}</th>' + "".join(f"<td>{w}</td>" for w in row) + "</tr>"
+        for t, row in zip(tokens, weights, strict=True)
+    )
+    return (
+        f'<table class="ax-table"><caption>{_e(caption)}</caption>'
+        f'<thead><tr><td class="ax-corner">{_e(corner)}</td>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _toolbar(cls: str, label: str, names, pressed: int) -> str:
+    """Buttons of which one is pressed; the pressed one is the group's one tab stop (explorer.js moves it)."""
+    buttons = "".join(
+        f'<button type="button" aria-pressed="{str(i == pressed).lower()}" '
+        f'tabindex="{0 if i == pressed else -1}">{_e(name)}</button>'
+        for i, name in enumerate(names)
+    )
+    return (
+        f'<div class="{cls}" role="toolbar" aria-label="{_e(label)}">'
+        f'<span class="ax-label" aria-hidden="true">{_e(label)}</span>{buttons}</div>'
+    )
+
+
+def widget(view: str, lang: str) -> str:
+    """The explorer of ``view`` in ``lang``: static tables, the interactive part (hidden), the data."""
+    from attention_notes.data import TOKENS
+
+    if view not in VIEWS:
+        raise PluginError(
+            f"attention explorer: unknown view {view!r}; the views are {', '.join(map(repr, VIEWS))}"
+        )
+    t, v = TEXT[lang], TEXT[lang]["views"][view]
+    _, first = states(view)
+    payload = {**data(view), "status": t["status"]}
+    state, query, labels = payload["states"][first], FIRST_TOKEN, v["states"]
+    tables = "".join(
+        _table(TOKENS, s["weights"], t["table"].format(state=labels[i]), t["query_key"])
+        for i, s in enumerate(payload["states"])
+    )
+    status = t["status"].format(token=TOKENS[query], state=labels[first])
+    vectors = _vector(v["context"], state["context"][query], "data-context")
+    if "output" in state:
+        vectors += _vector(v["output"], state["output"][query], "data-output")
+    island = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    return "".join(
+        [
+            f'<figure class="ax" data-attention-explorer="{view}" data-search-exclude>',
+            f'<figcaption><span class="ax-title">{_e(v["title"])}</span> ',
+            f"<code>{_e(v['source'])}</code></figcaption>",
+            f'<div class="ax-static" role="region" aria-label="{_e(t["scroll"])}" tabindex="0">',
+            f"{tables}</div>",
+            '<div class="ax-live" hidden>',
+            _toolbar("ax-tokens", t["tokens"], TOKENS, query),
+            _toolbar("ax-states", v["group"], labels, first),
+            f'<p class="ax-status" aria-live="polite">{_e(status)}</p>',
+            f'<ol class="ax-bars" aria-label="{_e(t["weights"])}">{_rows(TOKENS, state, query)}</ol>',
+            f"{vectors}</div>",
+            f'<script type="application/json" class="ax-data">{island}</script>',
+            "</figure>",
+        ]
+    )
+
+
+# ---- hooks --------------------------------------------------------------------------
+
+# Pages that embed the widget (by URL, unique across languages) -> (stylesheet, script) URLs.
+_assets: dict[str, tuple[str, str]] = {}
+
+
+def _url(path: str, page: Page, config: MkDocsConfig) -> str:
+    # Not looked up in `files`: mkdocs-static-i18n leaves the shared assets out of
+    # the other languages' builds (they are written once, at the site's root).
+    if not (Path(config.docs_dir) / path).is_file():
+        raise PluginError(f"attention explorer: {path} is missing from the docs")
+    return get_relative_url(path, page.url)
+
+
+def on_page_content(output: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    _assets.pop(page.url, None)  # `mkdocs serve` rebuilds: the marker may be gone
+    if "attention-explorer" not in output:
+        return output
+    lang = page_language(page)
+
+    def replace(m: re.Match) -> str:
+        try:
+            return widget(m["view"], lang)
+        except PluginError as err:
+            raise PluginError(f"{page.file.src_uri}: {err}") from None
+
+    output, count = MARKER.subn(replace, output)
+    if count:
+        _assets[page.url] = (_url(STYLESHEET, page, config), _url(SCRIPT, page, config))
+    return output
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    urls = _assets.get(page.url)
+    if urls is None:
+        return output
+    stylesheet, script = urls
+    output = output.replace("</head>", f'<link rel="stylesheet" href="{_e(stylesheet)}">\n</head>', 1)
+    return output.replace("</body>", f'<script src="{_e(script)}" defer></script>\n</body>', 1)

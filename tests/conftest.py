@@ -100,6 +100,7 @@ LONG = (
     "test_executing_reproduces_the_committed_outputs",  # trains both models: 40 s
     "test_copied_python_blocks_print",  # 14 pages, 52 blocks copied and run
     "test_offline_bundle_works_from_file_urls",  # builds the offline site
+    "test_every_token_view_shows_the_package_numbers",  # 16 page loads, 192 token views
 )
 
 

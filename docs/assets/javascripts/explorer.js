@@ -1,0 +1,88 @@
+// The attention explorer (hooks/explorer.py renders the widget, its numbers and its labels).
+// Without this script the reader sees every weight matrix as a table; with it,
+// one query's weights as bars, chosen with buttons. The numbers come from the
+// page's own data island (no request), already printed with 4 decimals.
+(function () {
+  "use strict";
+
+  // Buttons of which exactly one is pressed: one tab stop for the group (roving
+  // tabindex); the arrow keys, Home and End move to a button and choose it.
+  function choice(bar, onPick) {
+    var buttons = Array.prototype.slice.call(bar.querySelectorAll("button"));
+    function pick(i, focus) {
+      buttons.forEach(function (button, j) {
+        button.setAttribute("aria-pressed", String(i === j));
+        button.tabIndex = i === j ? 0 : -1;
+      });
+      if (focus) buttons[i].focus();
+      onPick(i);
+    }
+    buttons.forEach(function (button, i) {
+      button.addEventListener("click", function () {
+        pick(i, false);
+      });
+    });
+    bar.addEventListener("keydown", function (event) {
+      var i = buttons.indexOf(event.target);
+      var n = buttons.length;
+      var next = { ArrowRight: i + 1, ArrowLeft: i - 1 + n, Home: 0, End: n - 1 }[event.key];
+      if (i < 0 || next === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
+      event.preventDefault();
+      pick(next % n, true);
+    });
+    return buttons;
+  }
+
+  function pressed(buttons) {
+    for (var i = 0; i < buttons.length; i++) {
+      if (buttons[i].getAttribute("aria-pressed") === "true") return i;
+    }
+    return 0;
+  }
+
+  function explorer(root) {
+    var data = JSON.parse(root.querySelector(".ax-data").textContent);
+    var live = root.querySelector(".ax-live");
+    var rows = live.querySelectorAll(".ax-row");
+    var status = live.querySelector(".ax-status");
+    var query = 0;
+    var state = 0;
+
+    function fill(selector, values) {
+      live.querySelectorAll(selector).forEach(function (el, k) {
+        el.textContent = values[k];
+      });
+    }
+
+    function show() {
+      var s = data.states[state];
+      s.weights[query].forEach(function (weight, j) {
+        rows[j].querySelector("[data-weight]").textContent = weight;
+        rows[j].querySelector(".ax-fill").style.width = parseFloat(weight) * 100 + "%";
+        rows[j].classList.toggle("ax-masked", s.causal && j > query);
+        rows[j].classList.toggle("ax-self", j === query);
+      });
+      fill("[data-context]", s.context[query]);
+      if (s.output) fill("[data-output]", s.output[query]);
+      status.textContent = data.status
+        .replace("{token}", tokens[query].textContent)
+        .replace("{state}", states[state].textContent);
+    }
+
+    var tokens = choice(live.querySelector(".ax-tokens"), function (i) {
+      query = i;
+      show();
+    });
+    var states = choice(live.querySelector(".ax-states"), function (i) {
+      state = i;
+      show();
+    });
+    query = pressed(tokens);
+    state = pressed(states);
+    root.querySelector(".ax-static").hidden = true;
+    live.hidden = false;
+    show();
+  }
+
+  document.querySelectorAll("[data-attention-explorer]").forEach(explorer);
+})();
