@@ -220,3 +220,15 @@ def test_the_exercise_check_would_catch_a_missing_answer(tmp_path: Path):
         encoding="utf-8",
     )
     assert _exercises(page, "ja") == [("exercise-a", True), ("exercise-b", False)]
+
+
+# pytest-codeblocks runs every block of a worker in one interpreter, so a block
+# that changes how torch prints changes what the blocks after it print there,
+# while a reader's fresh interpreter would show what the page shows.
+GLOBAL_SETTINGS = re.compile(r"\btorch\.(set_printoptions|set_default_dtype)\(")
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=IDS)
+def test_no_block_changes_how_torch_prints_for_the_blocks_after_it(path: Path):
+    found = [f.line for f in fences(path) if f.info == "python" and GLOBAL_SETTINGS.search(f.body)]
+    assert not found, f"{path.name}: blocks at lines {found} change torch's global settings"

@@ -321,7 +321,7 @@ def test_copied_python_blocks_print_what_the_page_shows(tabs, server, tmp_path):
     # Every Python fence of the sources, on the Japanese and the English page.
     assert len(pairs) == 2 * sum(f.info == "python" for p in ja_pages() for f in fences(p))
     # ... including the answers to the exercises, which are indented inside `???` blocks.
-    assert sum(f.info == "python" and f.indent for p in ja_pages() for f in fences(p)) >= 20
+    assert sum(f.info == "python" and bool(f.indent) for p in ja_pages() for f in fences(p)) >= 20
     unique = sorted({code for _, code, _ in pairs})
     printed = {}
     with ForkServer(tmp_path) as run:
