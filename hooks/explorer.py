@@ -139,6 +139,8 @@ TEXT = {
         "status": "「{token}」がクエリのときの重み（{state}）",
         "table": "アテンションの重み（{state}）：行がクエリ、列がキー",
         "scroll": "重みの表",
+        # Read by screen readers after the key's name: the hatching says it to the eye.
+        "masked": "（マスクで隠れたキー）",
         "views": {
             "simplified": {
                 "title": "単純化したセルフアテンションの重み",
@@ -180,6 +182,7 @@ TEXT = {
         "status": "Weights with “{token}” as the query ({state})",
         "table": "Attention weights ({state}): rows are queries, columns keys",
         "scroll": "Table of weights",
+        "masked": " (masked key)",
         "views": {
             "simplified": {
                 "title": "Weights of simplified self-attention",
@@ -258,14 +261,16 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _rows(tokens, state: dict, query: int) -> str:
+def _rows(tokens, state: dict, query: int, masked_label: str) -> str:
     """The bars of one query's weights, one list item per key."""
     rows = []
     for j, (token, weight) in enumerate(zip(tokens, state["weights"][query], strict=True)):
-        masked = " ax-masked" if state["causal"] and j > query else " ax-self" if j == query else ""
+        blocked = state["causal"] and j > query
+        masked = " ax-masked" if blocked else " ax-self" if j == query else ""
         bar = f'<span class="ax-fill" style="width: {float(weight) * 100:.2f}%"></span>'
+        note = f'<span class="ax-masked-note"{"" if blocked else " hidden"}>{_e(masked_label)}</span>'
         rows.append(
-            f'<li class="ax-row{masked}"><span class="ax-key">{_e(token)}</span>'
+            f'<li class="ax-row{masked}"><span class="ax-key">{_e(token)}{note}</span>'
             f'<span class="ax-track" aria-hidden="true">{bar}</span>'
             f'<span class="ax-num" data-weight>{weight}</span></li>'
         )
@@ -324,6 +329,7 @@ def widget(view: str, lang: str) -> str:
     vectors = _vector(v["context"], state["context"][query], "data-context")
     if "output" in state:
         vectors += _vector(v["output"], state["output"][query], "data-output")
+    rows = _rows(TOKENS, state, query, t["masked"])
     island = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return "".join(
         [
@@ -336,7 +342,7 @@ def widget(view: str, lang: str) -> str:
             _toolbar("ax-tokens", t["tokens"], TOKENS, query),
             _toolbar("ax-states", v["group"], labels, first),
             f'<p class="ax-status" aria-live="polite">{_e(status)}</p>',
-            f'<ol class="ax-bars" aria-label="{_e(t["weights"])}">{_rows(TOKENS, state, query)}</ol>',
+            f'<ol class="ax-bars" aria-label="{_e(t["weights"])}">{rows}</ol>',
             f"{vectors}</div>",
             f'<script type="application/json" class="ax-data">{island}</script>',
             "</figure>",

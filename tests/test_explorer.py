@@ -233,6 +233,10 @@ def test_built_page_carries_the_widget_and_the_no_js_tables(site: Path, lang, pa
     _, first = explorer.states(view)
     shown = re.findall(r"<span[^>]* data-weight>([^<]*)</span>", widget)
     assert shown == fmt(want[first]["weights"])[explorer.FIRST_TOKEN]
+    # A masked key is named so for a screen reader, not only hatched for the eye.
+    notes = re.findall(r'<span class="ax-masked-note"( hidden)?>', widget)
+    causal = _island(widget)["states"][first]["causal"]
+    assert [not hidden for hidden in notes] == [causal and j > explorer.FIRST_TOKEN for j in range(T)]
 
 
 @pytest.mark.parametrize(("page", "view"), PAGES)

@@ -60,6 +60,7 @@
         rows[j].querySelector("[data-weight]").textContent = weight;
         rows[j].querySelector(".ax-fill").style.width = parseFloat(weight) * 100 + "%";
         rows[j].classList.toggle("ax-masked", s.causal && j > query);
+        rows[j].querySelector(".ax-masked-note").hidden = !(s.causal && j > query);
         rows[j].classList.toggle("ax-self", j === query);
       });
       fill("[data-context]", s.context[query]);
