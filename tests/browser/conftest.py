@@ -81,6 +81,25 @@ def server(site: Path) -> Iterator[str]:
     httpd.server_close()
 
 
+def file_only_context(browser, **options):
+    """A browser context for the offline bundle: file://, data: and blob: only.
+
+    Returns the context and the list into which every other request it blocked is put.
+    """
+    context = browser.new_context(**options)
+    outside: list[str] = []
+
+    def guard(route):
+        if route.request.url.startswith(("file://", "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    return context, outside
+
+
 def site_pages(site: Path) -> list[tuple[str, str]]:
     """(lang, path) of every page of the built site, found in the site itself."""
     pages = []

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from attention_notes.data import TOKENS
-from tests.browser.conftest import ARTIFACTS, AXE, page_url, skip_or_fail
+from tests.browser.conftest import ARTIFACTS, AXE, file_only_context, page_url, skip_or_fail
 from tests.browser.test_reader import (
     DESKTOP,
     PHONE,
@@ -89,17 +89,7 @@ def test_every_token_view_shows_the_package_numbers(browser, server, site, offli
     finally:
         tab.close()
     # The offline bundle: file:// (and data:, blob:) only.
-    context = browser.new_context(**DESKTOP)
-    outside = []
-
-    def guard(route):
-        if route.request.url.startswith(("file://", "data:", "blob:")):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
+    context, outside = file_only_context(browser, **DESKTOP)
     try:
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, AXE, page_url, site_pages, skip_or_fail
+from tests.browser.conftest import ARTIFACTS, AXE, file_only_context, page_url, site_pages, skip_or_fail
 from tests.conftest import build_site, built_once
 from tests.fresh_python import ForkServer
 from tests.markdown import fences, ja_notebooks, ja_pages
@@ -421,17 +421,7 @@ def offline(tmp_path_factory) -> Path:
 def test_offline_bundle_works_from_file_urls(browser, offline, lang):
     root = offline / ("en" if lang == "en" else "")
     start = (root / "index.html").as_uri()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    outside = []
-
-    def guard(route):
-        if route.request.url.startswith(("file://", "data:", "blob:")):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
+    context, outside = file_only_context(browser, viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
         page.goto(start, wait_until="load")
