@@ -1,7 +1,10 @@
 """Shared test set-up.
 
 pytest-codeblocks runs every ```python block of the docs with ``exec`` in this
-process, each with fresh globals. Fresh globals catch a block that leans on a
+process, each with fresh globals. It runs the Japanese pages' blocks and the
+README's: an English page's code and outputs are the Japanese page's, which
+tests/test_docs.py proves, so running them again would prove nothing new
+(``--ignore-glob`` in pyproject.toml). Fresh globals catch a block that leans on a
 name from an earlier block; the hook below catches the other way a block can
 depend on what ran before it: torch's global state. Before each block the
 random generator is set to a seed no page uses and the print options are reset,
@@ -108,20 +111,85 @@ def _long_rank(item: pytest.Item) -> int | None:
     return next((i for i, name in enumerate(LONG) if item.name.startswith(name)), None)
 
 
+# Other ATen CPU code paths, as in CPU_PATHS=avx2,default (CI sets it; see
+# `make test-cpu-paths`): the tests marked ``cpu_path`` run every snippet and
+# the notebook again under each, in child processes started with
+# ATEN_CPU_CAPABILITY set, so that a tolerance that is too tight fails here
+# rather than on a reader's machine. Without CPU_PATHS they are deselected.
+KNOWN_CPU_PATHS = ("avx2", "default")
+
+
+def cpu_paths_asked() -> tuple[str, ...]:
+    return tuple(p.strip() for p in os.environ.get("CPU_PATHS", "").split(",") if p.strip())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "machine_dependent: the result depends on the CPU's vector kernels; `make test-cpu-paths` "
         "runs these again under other ATEN_CPU_CAPABILITY values",
     )
+    config.addinivalue_line(
+        "markers", "cpu_path: runs under another ATen CPU code path, only when CPU_PATHS names it"
+    )
+    unknown = [p for p in cpu_paths_asked() if p not in KNOWN_CPU_PATHS]
+    if unknown:
+        raise pytest.UsageError(f"CPU_PATHS: unknown {unknown}; known: {', '.join(KNOWN_CPU_PATHS)}")
+    page = os.environ.get("PAGE")
+    if page and not any((ROOT / "docs" / f"{page}{ext}").exists() for ext in (".md", ".ipynb")):
+        names = sorted({p.name.split(".")[0] for p in (ROOT / "docs").glob("*.*") if p.is_file()})
+        raise pytest.UsageError(
+            f"PAGE={page}: no docs/{page}.md or docs/{page}.ipynb; pages: {', '.join(names)}"
+        )
+
+
+def about_page(item: pytest.Item, page: str) -> bool:
+    """Whether ``item`` checks the page ``page`` (a name such as ``causal-attention``; ``index`` is home).
+
+    A snippet of its source; a test with a parameter that is its source file
+    (either language), its name or its URL path (``causal-attention/``, or ``""``
+    for the home page).
+    """
+    if type(item).__name__ == "TestBlock":
+        return item.path.name == f"{page}.md"
+    callspec = getattr(item, "callspec", None)
+    for value in callspec.params.values() if callspec else ():
+        if isinstance(value, Path) and value.name.split(".")[0] == page:
+            return True
+        if isinstance(value, str) and value in {page, f"{page}/"} | ({""} if page == "index" else set()):
+            return True
+    return False
+
+
+def _cpu_path_of(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("cpu_path") is None:
+        return None
+    return item.callspec.params["cpu_path"]
+
+
+# (file, line) of every block pytest-codeblocks collected, before any deselection:
+# tests/test_docs.py checks it against the pages.
+COLLECTED_BLOCKS = pytest.StashKey[set[tuple[Path, int]]]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[COLLECTED_BLOCKS] = {
+        (Path(item.path), item.obj.lineno) for item in items if type(item).__name__ == "TestBlock"
+    }
     # Every snippet prints floats, and a printed float can change with the
     # order of a sum (1. on one CPU path, 1.0000 on another).
     for item in items:
         if type(item).__name__ == "TestBlock":
             item.add_marker(pytest.mark.machine_dependent)
+    asked, page = cpu_paths_asked(), os.environ.get("PAGE")
+    keep, drop = [], []
+    for item in items:
+        cpu_path = _cpu_path_of(item)
+        wanted = (cpu_path is None or cpu_path in asked) and (not page or about_page(item, page))
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
     long = sorted((item for item in items if _long_rank(item) is not None), key=_long_rank)
     rest = [item for item in items if _long_rank(item) is None]
     # Collection happens in each worker, which knows how many workers there are.

@@ -27,6 +27,8 @@ _SERVER = r"""
 import json, os, random, sys, traceback, types
 import torch
 
+# The first line tells the parent which ATen CPU code path this interpreter runs.
+print(json.dumps({"cpu_capability": torch.backends.cpu.get_cpu_capability()}), flush=True)
 for line in sys.stdin:
     job = json.loads(line)
     sys.stdout.flush()
@@ -63,11 +65,18 @@ for line in sys.stdin:
 
 
 class ForkServer:
-    """``with ForkServer(cwd) as run: rc, out, err = run(code)``"""
+    """``with ForkServer(cwd) as run: rc, out, err = run(code)``
 
-    def __init__(self, cwd: Path) -> None:
+    ``env``: the server's environment (default: this process's). With
+    ``ATEN_CPU_CAPABILITY`` in it, every block runs on that ATen CPU code path;
+    ``cpu_capability`` says which path the server's torch actually chose.
+    """
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.cwd = Path(cwd)
+        self.env = env
         self.count = 0
+        self.cpu_capability: str | None = None
 
     def __enter__(self):
         self.proc = subprocess.Popen(
@@ -75,9 +84,14 @@ class ForkServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=self.cwd,
+            env=self.env,
             text=True,
             encoding="utf-8",
         )
+        hello = self.proc.stdout.readline()
+        if not hello:
+            raise RuntimeError(f"the fork server did not start (exit code {self.proc.wait()})")
+        self.cpu_capability = json.loads(hello)["cpu_capability"]
         return self.run
 
     def run(self, code: str) -> tuple[int, str, str]:

@@ -53,6 +53,24 @@ def test_every_python_fence_is_collected(path: Path):
     assert len(collected) == seen
 
 
+def test_every_block_of_every_page_runs_once(request: pytest.FixtureRequest):
+    """pytest-codeblocks runs every Python block of the Japanese pages and the README, and no
+    English page: their blocks are the Japanese pages' (the test below), run once, not twice."""
+    from tests.conftest import COLLECTED_BLOCKS
+
+    args = {Path(a).resolve() for a in request.config.args}
+    if not {ROOT / "docs", README} <= args:
+        pytest.skip("the docs are not collected in this run (`make test` collects them)")
+    want = {
+        (path, block.lineno)
+        for path in [*JA, README]
+        for block in extract_from_file(path)
+        if block.syntax == "python"
+    }
+    assert len(want) >= 60
+    assert request.config.stash[COLLECTED_BLOCKS] == want
+
+
 @pytest.mark.parametrize("path", MARKDOWN, ids=IDS)
 def test_every_python_block_stands_alone_and_is_checked(path: Path):
     for block in extract_from_file(path):

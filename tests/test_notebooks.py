@@ -6,6 +6,13 @@ every output is compared with the committed one. The English notebook has the
 same code (checked below), so its text outputs must equal the same run's, and
 its figures are redrawn in English from the same results.
 
+An execution is cached (jupyter-cache, tools/execute_notebooks.py) under a key
+that holds everything that decides its outputs: the code cells, the package's
+source, the dependencies, torch's version, the CPU and its ATen code path. A
+warm run whose key is unchanged compares the cached execution; a fresh clone
+and CI always execute. With CPU_PATHS set (CI), the notebook is also executed
+on each of those code paths.
+
 Cells tagged ``machine-dependent`` show the results of training, which depend
 on the CPU's vector kernels (attention_notes.experiment says why). Their
 outputs are compared with a measured tolerance: the same text, every decimal
@@ -24,8 +31,9 @@ import pytest
 from PIL import Image
 
 from attention_notes.experiment import TOLERANCE
+from tests.conftest import KNOWN_CPU_PATHS
 from tests.markdown import english_of, ja_notebooks
-from tools.execute_notebooks import execute
+from tools.execute_notebooks import executed
 
 NOTEBOOKS = ja_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -130,16 +138,19 @@ def test_notebooks_are_committed_with_outputs_and_no_errors(ja: Path):
         assert not any(o.output_type == "error" for c in code for o in c.outputs)
 
 
-@pytest.fixture(scope="module")
-def executed() -> dict[Path, nbformat.NotebookNode]:
-    return {ja: execute(ja) for ja in NOTEBOOKS}
+# The machine's own CPU code path, then the others that CPU_PATHS asks for (tests/conftest.py).
+CPU_PATH_PARAMS = [None, *(pytest.param(p, marks=pytest.mark.cpu_path) for p in KNOWN_CPU_PATHS)]
 
 
 @pytest.mark.machine_dependent
+@pytest.mark.parametrize("cpu_path", CPU_PATH_PARAMS, ids=lambda p: p or "native")
 @pytest.mark.parametrize("ja", NOTEBOOKS, ids=IDS)
-def test_executing_reproduces_the_committed_outputs(executed, ja: Path):
+def test_executing_reproduces_the_committed_outputs(ja: Path, cpu_path: str | None):
+    """Executed in a fresh kernel, or taken from jupyter-cache when nothing that decides the
+    result has changed (tools/execute_notebooks.py; never on CI or a fresh clone)."""
+    run, _ = executed(ja, cpu_path)
     committed_nb = _read(ja)
-    fresh, committed = _outputs(executed[ja]), _outputs(committed_nb)
+    fresh, committed = _outputs(run), _outputs(committed_nb)
     tagged = _tagged(committed_nb)
     assert len(fresh) == len(committed) == len(tagged)
     for i, (f, c, machine_dependent) in enumerate(zip(fresh, committed, tagged, strict=True)):
