@@ -8,7 +8,7 @@ committed one, so run this after changing the package or a notebook's code.
 The tests' executions are cached with jupyter-cache (the Executable Books
 project's notebook cache, which Jupyter Book and MyST-NB use), in
 ``.cache/jupyter-cache``. jupyter-cache matches an executed notebook by a hash
-of its code cells (source and metadata, tags included) and of the notebook
+of its code cells (their source and tags) and of the notebook
 metadata it is told to hash; :func:`execution_key` puts into that metadata
 everything else that decides the result: the package's source and results
 files, torch's and numpy's versions, the pinned dependencies, the CPU model and
@@ -92,9 +92,14 @@ def execution_key(cpu_path: str | None) -> dict[str, str]:
 
 
 class _Cache(JupyterCacheBase):
-    """jupyter-cache's cache, hashing :data:`KEY` as well as the kernel spec (its default)."""
+    """jupyter-cache's cache, hashing :data:`KEY` as well as the kernel spec (its default).
 
-    def create_hashed_notebook(self, nb, nb_metadata=("kernelspec", KEY), cell_metadata=None):
+    Of the cells' metadata only the tags are hashed (the tests read them): the
+    rest is what execution itself writes (timings), which would make an
+    executed notebook's hash differ from the one it was run from.
+    """
+
+    def create_hashed_notebook(self, nb, nb_metadata=("kernelspec", KEY), cell_metadata=("tags",)):
         return super().create_hashed_notebook(nb, nb_metadata, cell_metadata)
 
 

@@ -3,6 +3,9 @@
 The browser tests skip, with the reason, where there is no chromium or no
 Playwright; with REQUIRE_BROWSER=1 (set by CI) they fail instead, so that a
 machine without a browser can never turn them green.
+
+In a warm run, a check whose inputs are all unchanged since it last passed is
+skipped (tests/browser/green.py); chromium starts only when a check needs it.
 """
 
 import functools
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.green import Green, record
 from tests.conftest import ROOT
 
 CHROMIUM_ARGS = [
@@ -42,10 +46,33 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+class _LazyBrowser:
+    """Playwright's browser, launched on first use: a run whose checks are all green starts none."""
+
+    def __init__(self, executable: str):
+        self.executable = executable
+        self._playwright = self._browser = None
+
+    def __getattr__(self, name: str):
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.executable, args=CHROMIUM_ARGS
+            )
+        return getattr(self._browser, name)
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._playwright.stop()
+
+
 @pytest.fixture(scope="session")
 def browser():
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         skip_or_fail("Playwright for Python is not installed (make test installs it)")
     executable = chromium_path()
@@ -53,10 +80,22 @@ def browser():
         skip_or_fail(
             "no chromium on PATH and no $CHROMIUM (tools/install_browser.sh installs it as root on Debian)"
         )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    browser = _LazyBrowser(executable)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def green(request, browser) -> Green:
+    """Skips a check whose inputs are unchanged since it last passed (tests/browser/green.py)."""
+    return Green(request.node, browser.executable)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    record(item, report)
+    return report
 
 
 class _Server(ThreadingHTTPServer):

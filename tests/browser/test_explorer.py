@@ -18,6 +18,7 @@ from tests.browser.test_reader import (
     DESKTOP,
     PHONE,
     Tab,
+    built_page,
     offline,  # noqa: F401  (the offline bundle, a fixture)
 )
 from tests.test_explorer import PAGES, expected, fmt
@@ -28,17 +29,28 @@ IDS = [f"{lang}:{view}" for lang, _, view in CASES]
 SCREENSHOT_PAGE = "causal-attention/"  # the mask shows as well as the bars
 
 # What the widget shows: the pressed buttons and every number, as text.
-READ = """root => {
+READ_BODY = """
     const text = (sel) => [...root.querySelectorAll(sel)].map((e) => e.textContent);
     const pressed = (sel) => [...root.querySelectorAll(sel + " button")]
         .findIndex((b) => b.getAttribute("aria-pressed") === "true");
     const tabStops = [...root.querySelectorAll("button")].filter((b) => b.tabIndex === 0).length;
+    const label = (sel) => root.querySelector(sel + " button[aria-pressed=true]").textContent;
     return {weights: text("[data-weight]"), context: text("[data-context]"), output: text("[data-output]"),
             token: pressed(".ax-tokens"), state: pressed(".ax-states"), tabStops,
+            tokenLabel: label(".ax-tokens"), stateLabel: label(".ax-states"),
             status: root.querySelector(".ax-status").textContent,
             focused: document.activeElement.closest("[data-attention-explorer]") === root
                 ? document.activeElement.textContent : null};
-}"""
+"""
+READ = f"root => {{{READ_BODY}}}"
+# Records what the widget shows after each click, in the page: the widget's own
+# click handlers (on its buttons) have run by the time the click reaches the
+# root, so one round trip at the end reads every view.
+RECORD = f"""root => {{
+    const read = () => {{{READ_BODY}}};
+    window.axViews = [];
+    root.addEventListener("click", () => window.axViews.push(read()));
+}}"""
 
 
 def _want(view: str) -> list[dict]:
@@ -56,61 +68,90 @@ def _check(shown: dict, want: list[dict], state: int, token: int, where: str) ->
 
 
 def _walk(page, view: str, where: str) -> int:
-    """Click every state and every token; compare what is shown. Returns the number of token views."""
+    """Click every state and every token (real clicks); compare what is shown. Returns the number of token views."""
     root = page.locator(WIDGET)
     tokens, states = root.locator(".ax-tokens button"), root.locator(".ax-states button")
-    want = _want(view)
     assert tokens.all_inner_texts() == list(TOKENS)
-    count = 0
+    root.evaluate(RECORD)
+    clicked = []  # (state, token) after each click
     for s in range(states.count()):
         states.nth(s).click()
+        clicked.append((s, None))
         for t in range(tokens.count()):
             tokens.nth(t).click()
-            shown = root.evaluate(READ)
-            _check(shown, want, s, t, f"{where} state {s} token {t}")
-            assert tokens.nth(t).inner_text() in shown["status"], where
-            assert states.nth(s).inner_text() in shown["status"], where
-            count += 1
+            clicked.append((s, t))
+    views = page.evaluate("() => window.axViews")
+    assert len(views) == len(clicked), f"{where}: {len(views)} views recorded for {len(clicked)} clicks"
+    want = _want(view)
+    count = 0
+    for (s, t), shown in zip(clicked, views, strict=True):
+        assert shown["state"] == s, f"{where}: state {s} clicked, {shown['state']} pressed"
+        if t is None:
+            continue
+        _check(shown, want, s, t, f"{where} state {s} token {t}")
+        assert shown["tokenLabel"] == TOKENS[t] and shown["tokenLabel"] in shown["status"], where
+        assert shown["stateLabel"] in shown["status"], where
+        count += 1
     return count
 
 
-def test_every_token_view_shows_the_package_numbers(browser, server, site, offline):  # noqa: F811
-    """Online and from file://, both languages, every page, state and token."""
-    counts = {}
-    # Online: the local server only (Tab aborts and lists anything else).
-    tab = Tab(browser, server, site, search=False, **DESKTOP)
-    errors = []  # uncaught errors thrown by the widget's script
-    tab.page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
-    try:
-        for lang, path, view in CASES:
-            page = tab.visit(page_url(server, lang, path))
-            counts[f"online {lang}:{view}"] = _walk(page, view, f"online {lang}:{path}")
-        assert not tab.outside, tab.outside
-    finally:
-        tab.close()
-    # The offline bundle: file:// (and data:, blob:) only.
-    context, outside = file_only_context(browser, **DESKTOP)
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
-        for lang, path, view in CASES:
-            html = offline / ("en" if lang == "en" else "") / (path.rstrip("/") + ".html")
-            page.goto(html.as_uri(), wait_until="load")
-            assert page.locator(WIDGET).get_attribute("data-attention-explorer") == view
-            counts[f"offline {lang}:{view}"] = _walk(page, view, f"offline {lang}:{path}")
-        assert not [e for e in errors if "explorer.js" in e], errors
-    finally:
-        context.close()
+WHERE = ["online", "offline"]
+
+
+@pytest.fixture(scope="module")
+def readers(browser, server, site):
+    """``reader(where)``: one tab online (local server only) or one file://-only page, per module."""
+    made: dict[str, tuple] = {}
+
+    def get(where: str):
+        if where not in made:
+            if where == "online":
+                tab = Tab(browser, server, site, search=False, **DESKTOP)
+                made[where] = (tab.page, tab.outside, tab.close)
+            else:
+                context, outside = file_only_context(browser, **DESKTOP)
+                made[where] = (context.new_page(), outside, context.close)
+            errors = []  # uncaught errors thrown by the widget's script
+            made[where][0].on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
+            made[where] = (*made[where], errors)
+        return made[where]
+
+    yield get
+    for _, _, close, _ in made.values():
+        close()
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize(("lang", "path", "view"), CASES, ids=IDS)
+def test_every_token_view_shows_the_package_numbers(
+    readers,
+    server,
+    site,
+    offline,  # noqa: F811  (the fixture imported above)
+    green,
+    where,
+    lang,
+    path,
+    view,
+):
+    """Online and from file://: every state and token, each number against the package's."""
+    if where == "online":
+        green.check(site, built_page(site, lang, path), data=_want(view))
+        url = page_url(server, lang, path)
+    else:
+        html = offline / ("en" if lang == "en" else "") / (path.rstrip("/") + ".html")
+        green.check(offline, html, data=_want(view))
+        url = html.as_uri()
+    page, outside, _, errors = readers(where)
+    page.goto(url, wait_until="load")
+    assert page.locator(WIDGET).get_attribute("data-attention-explorer") == view
+    count = _walk(page, view, f"{where} {lang}:{path}")
+    assert count == 2 * 6  # 2 states, 6 tokens
+    assert not [e for e in errors if "explorer.js" in e], errors
     assert not outside, outside
-    total = sum(counts.values())
-    assert total == 2 * len(CASES) * 2 * 6  # online and offline, 8 pages, 2 states, 6 tokens
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "explorer.txt").write_text(
-        f"{total} token views compared with the package's numbers (weights and context vector; "
-        "the module's output too for multihead), online and from the offline bundle, all matched\n"
-        + "".join(f"{where}: {n}\n" for where, n in counts.items()),
-        encoding="utf-8",
-    )
+    with open(ARTIFACTS / "explorer.txt", "a", encoding="utf-8") as f:
+        f.write(f"{where} {lang}:{view}: {count} token views matched the package's numbers\n")
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +169,8 @@ def tabs(browser, server, site):
 
 
 @pytest.mark.parametrize(("lang", "path", "view"), CASES, ids=IDS)
-def test_keyboard_alone(tabs, server, lang, path, view):
+def test_keyboard_alone(tabs, server, site, green, lang, path, view):
+    green.check(site, built_page(site, lang, path), data=_want(view))
     tab = tabs("keyboard", **DESKTOP)
     page = tab.visit(page_url(server, lang, path))
     root = page.locator(WIDGET)
@@ -216,8 +258,9 @@ SCHEME_CASES = [
 @pytest.mark.parametrize(
     ("lang", "path", "view", "scheme"), SCHEME_CASES, ids=[f"{c[0]}:{c[2]}-{c[3]}" for c in SCHEME_CASES]
 )
-def test_axe_finds_nothing_and_nothing_overflows(tabs, server, lang, path, view, scheme):
+def test_axe_finds_nothing_and_nothing_overflows(tabs, server, site, green, lang, path, view, scheme):
     """axe on the widget (any impact) on the desktop, then a 375-pixel phone, in ``scheme``."""
+    green.check(site, built_page(site, lang, path))
     if not AXE.exists():
         skip_or_fail("axe-core is not installed (npm ci)")
     palette = {"light": "default", "dark": "slate"}[scheme]
@@ -253,7 +296,8 @@ def test_axe_finds_nothing_and_nothing_overflows(tabs, server, lang, path, view,
 
 
 @pytest.mark.parametrize(("lang", "path", "view"), CASES, ids=IDS)
-def test_without_javascript_the_tables_show_every_weight(browser, server, lang, path, view):
+def test_without_javascript_the_tables_show_every_weight(browser, server, site, green, lang, path, view):
+    green.check(site, built_page(site, lang, path), data=_want(view))
     context = browser.new_context(java_script_enabled=False, **PHONE)
     try:
         page = context.new_page()

@@ -16,22 +16,33 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from pytest_codeblocks import extract_from_file
 
 from tests.browser.conftest import ARTIFACTS, AXE, file_only_context, page_url, site_pages, skip_or_fail
 from tests.conftest import build_site, built_once
 from tests.fresh_python import ForkServer
-from tests.markdown import fences, ja_notebooks, ja_pages
+from tests.markdown import english_of, fences, ja_notebooks, ja_pages
 from tests.markdown import page_url as source_url
 
 PAGES = [(lang, source_url(p)) for lang in ("ja", "en") for p in [*ja_pages(), *ja_notebooks()]]
 IDS = [f"{lang}:{path or 'home'}" for lang, path in PAGES]
 NOTEBOOK_PATHS = {source_url(p) for p in ja_notebooks()}
+JA_SOURCES = {source_url(p): p for p in ja_pages()}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 MAX_PAGE_BYTES = 600_000
 # What a page weighs: the files the browser fetches to show it. The search
 # index is data the search worker fetches alongside (one per language, in the
 # language's folder: hooks/search_i18n.py); it is reported separately, not counted.
 COUNTED = {"document", "stylesheet", "script", "font", "image", "other"}
+
+
+def built_page(site: Path, lang: str, path: str) -> Path:
+    """The built file of a page (``path`` as in PAGES) on the served site."""
+    return site / ("en" if lang == "en" else "") / path / "index.html"
+
+
+def search_index(site: Path, lang: str) -> Path:
+    return site / ("en" if lang == "en" else "") / "search" / "search_index.json"
 
 
 def test_every_built_page_is_checked(site: Path):
@@ -174,7 +185,9 @@ TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 
 @pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
-def test_page(tabs, server, lang, path):
+def test_page(tabs, server, site, green, lang, path):
+    # The search index is loaded (and its size reported) but decides none of the checks.
+    green.check(site, built_page(site, lang, path))
     tab = tabs("desktop", **DESKTOP)
     tab.outside.clear()
     page = tab.visit(page_url(server, lang, path), until_search_index=True)
@@ -250,8 +263,9 @@ def test_page(tabs, server, lang, path):
 
 
 @pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
-def test_no_horizontal_overflow_on_a_phone(tabs, server, lang, path):
+def test_no_horizontal_overflow_on_a_phone(tabs, server, site, green, lang, path):
     """On a 375-pixel phone, in light mode and after switching to dark with the header's toggle."""
+    green.check(site, built_page(site, lang, path))
     page = tabs("phone", search=False, color_scheme="light", **PHONE).visit(page_url(server, lang, path))
     toggle = page.locator("form[data-md-component=palette] label:visible")
     scheme_now = "() => document.body.getAttribute('data-md-color-scheme')"
@@ -303,40 +317,80 @@ def _python_blocks(page) -> list[tuple[str, str]]:
     return pairs
 
 
-def test_copied_python_blocks_print_what_the_page_shows(tabs, server, tmp_path):
-    """Copy each block with its button, run it as in a fresh interpreter, compare with the page.
+COPY_PAGES = [(lang, path) for lang, path in PAGES if path not in NOTEBOOK_PATHS]
+
+
+def _source(lang: str, path: str) -> Path:
+    ja = JA_SOURCES[path]
+    return ja if lang == "ja" else english_of(ja)
+
+
+@pytest.mark.parametrize(
+    ("lang", "path"), COPY_PAGES, ids=[f"{lang}:{path or 'home'}" for lang, path in COPY_PAGES]
+)
+def test_the_copy_button_copies_the_code_that_ran(tabs, server, site, green, lang, path):
+    """Each Python block, copied with its copy button, is exactly a block that the tests ran.
+
+    pytest-codeblocks runs every block of the page's source and compares its
+    output with the expected output under it (the English page's blocks and
+    outputs are the Japanese page's: tests/test_docs.py). What the copy button
+    puts on the clipboard is that code, character for character, and the output
+    shown under it is that expected output, so the copied block prints what the
+    page shows without being run a second time here; the exercises' answers
+    included. Notebook pages are left out: their cells build on one another,
+    and tests/test_notebooks.py checks their outputs by running the notebook.
+    :func:`test_copied_blocks_run_and_print_what_the_page_shows` runs a whole
+    page's copies end to end.
+    """
+    source = _source(lang, path)
+    green.check(site, built_page(site, lang, path), source)
+    ran = [(b.code, b.expected_output) for b in extract_from_file(source) if b.syntax == "python"]
+    tab = tabs("copy", search=False, permissions=["clipboard-read", "clipboard-write"])
+    copied = _python_blocks(tab.visit(page_url(server, lang, path)))
+    assert not tab.outside, tab.outside
+    assert len(copied) == len(ran), f"{len(copied)} Python blocks on the page, {len(ran)} in {source.name}"
+    for i, ((code, shown), (want_code, want_output)) in enumerate(zip(copied, ran, strict=True)):
+        where = f"{lang}:{path} Python block {i + 1}"
+        assert code.rstrip("\n") == want_code.rstrip("\n"), f"{where}: copied\n{code}\nran\n{want_code}"
+        assert shown is not None, f"{where}: no output block"
+        assert shown.rstrip("\n") == want_output.rstrip("\n"), f"{where}: shows\n{shown}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / "copied-blocks.txt", "a", encoding="utf-8") as f:
+        f.write(f"{lang}:{path or 'home'}\t{len(copied)} blocks copied, each the code that ran\n")
+
+
+def test_every_python_fence_has_a_copy_check():
+    """Every page with Python blocks, in both languages, is in COPY_PAGES, answers to exercises included."""
+    with_python = {source_url(p) for p in ja_pages() if any(f.info == "python" for f in fences(p))}
+    assert {path for _, path in COPY_PAGES} >= with_python
+    assert {lang for lang, _ in COPY_PAGES} == {"ja", "en"}
+    assert sum(f.info == "python" and bool(f.indent) for p in ja_pages() for f in fences(p)) >= 20
+
+
+# A whole page's blocks, copied from the clipboard and run, in each language.
+RUN_PAGE = "simplified-self-attention/"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_copied_blocks_run_and_print_what_the_page_shows(tabs, server, site, green, tmp_path, lang):
+    """Copy each block of a page with its button, run it as in a fresh interpreter, compare with the page.
 
     Each block runs in its own process with a new ``__main__``, forked from an
     interpreter that has only imported torch (tests/fresh_python.py).
-    Notebook pages are left out: their cells build on one another, and
-    tests/test_notebooks.py checks their outputs by running the notebook.
     """
+    green.check(site, built_page(site, lang, RUN_PAGE))
     tab = tabs("copy", search=False, permissions=["clipboard-read", "clipboard-write"])
-    pairs = []
-    for lang, path in PAGES:
-        if path not in NOTEBOOK_PATHS:
-            page = tab.visit(page_url(server, lang, path))
-            pairs += [(f"{lang}:{path}", code, out) for code, out in _python_blocks(page)]
+    pairs = _python_blocks(tab.visit(page_url(server, lang, RUN_PAGE)))
     assert not tab.outside, tab.outside
-    # Every Python fence of the sources, on the Japanese and the English page.
-    assert len(pairs) == 2 * sum(f.info == "python" for p in ja_pages() for f in fences(p))
-    # ... including the answers to the exercises, which are indented inside `???` blocks.
-    assert sum(f.info == "python" and bool(f.indent) for p in ja_pages() for f in fences(p)) >= 20
-    unique = sorted({code for _, code, _ in pairs})
-    printed = {}
+    assert len(pairs) >= 10
     with ForkServer(tmp_path) as run:
-        for code in unique:
+        for i, (code, shown) in enumerate(pairs):
             rc, out, err = run(code)
-            assert rc == 0, f"copied block failed:\n{code}\n{err}"
-            printed[code] = out
-    for where, code, shown in pairs:
-        assert shown is not None, f"{where}: a Python block without an output block"
-        assert printed[code].rstrip("\n") == shown.rstrip("\n"), f"{where}:\n{code}"
+            assert rc == 0, f"copied block {i + 1} failed:\n{code}\n{err}"
+            assert shown is not None and out.rstrip("\n") == shown.rstrip("\n"), f"block {i + 1}:\n{code}"
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "copied-blocks.txt").write_text(
-        f"{len(pairs)} blocks copied from {len({w for w, _, _ in pairs})} pages, "
-        f"{len(unique)} distinct, each run in a fresh process (tests/fresh_python.py)\n"
-    )
+    with open(ARTIFACTS / "copied-blocks.txt", "a", encoding="utf-8") as f:
+        f.write(f"{lang}:{RUN_PAGE}\t{len(pairs)} blocks copied and run, each in a fresh process\n")
 
 
 SEARCHES = [
@@ -370,7 +424,8 @@ def _search(page, query: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES, ids=[f"{q[0]}:{q[1]}" for q in SEARCHES])
-def test_search_finds_the_right_page(tabs, server, lang, query, expected):
+def test_search_finds_the_right_page(tabs, server, site, green, lang, query, expected):
+    green.check(site, search_index(site, lang), built_page(site, lang, ""))
     # One home page per language, searched again and again, as a reader would.
     tab = tabs(f"search-{lang}", **DESKTOP)
     if tab.page.url != page_url(server, lang, ""):
@@ -390,8 +445,9 @@ def test_search_finds_the_right_page(tabs, server, lang, query, expected):
 
 @pytest.mark.parametrize("path", SCREENSHOT_PAGES)
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_dark_desktop_screenshots(tabs, server, lang, path):
+def test_dark_desktop_screenshots(tabs, server, site, green, lang, path):
     """The one screenshot no check loads a page for (the others are taken during checks)."""
+    green.check(site, built_page(site, lang, path))
     page = tabs("desktop-dark", search=False, color_scheme="dark", **DESKTOP).visit(
         page_url(server, lang, path)
     )
@@ -418,8 +474,11 @@ def offline(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_offline_bundle_works_from_file_urls(browser, offline, lang):
+def test_offline_bundle_works_from_file_urls(browser, offline, green, lang):
     root = offline / ("en" if lang == "en" else "")
+    other_root = offline / ("" if lang == "en" else "en")
+    visited = ["index.html", "simplified-self-attention.html", "search/search_index.js"]
+    green.check(offline, *(root / name for name in visited), other_root / "simplified-self-attention.html")
     start = (root / "index.html").as_uri()
     context, outside = file_only_context(browser, viewport={"width": 1280, "height": 900})
     try:
