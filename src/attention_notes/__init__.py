@@ -31,8 +31,9 @@ Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
 """
 
 from attention_notes.additive import AdditiveAttention
-from attention_notes.causal import CausalAttention, causal_mask
+from attention_notes.causal import CausalAttention
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.masks import causal_mask
 from attention_notes.multihead import MultiHeadAttention, MultiHeadAttentionWrapper
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
 from attention_notes.seq2seq import Decoder, Encoder, Seq2Seq
