@@ -1,4 +1,9 @@
-"""What the package's command lines (``python -m attention_notes.<module>``) share.
+"""What the package's command lines share: a parser that shows the defaults, and checks of ``--out``.
+
+The command lines are ``python -m attention_notes.experiment`` (a concept) and
+those of the lab, ``python -m attention_notes.lab.benchmark`` and
+``python -m attention_notes.lab.figures``. This module lives at the top level,
+not in :mod:`attention_notes.lab`, so that the experiment needs nothing from the lab.
 
 Each one checks where it will write before it starts the work, so that a
 wrong ``--out`` costs a one-line message, not a finished run and a traceback.
