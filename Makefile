@@ -79,12 +79,12 @@ format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests tools hooks
 
 bench: $(STAMP)  ## Benchmark loops vs matmul vs SDPA (not part of `make test`), then redraw and re-check the page
-	$(BIN)/python -m attention_notes.benchmark --out src/attention_notes/results/benchmark.json
+	$(BIN)/python -m attention_notes.lab.benchmark --out src/attention_notes/results/benchmark.json
 	$(MAKE) figures
 	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md
 
 figures: $(STAMP)  ## Redraw the docs' figures from the published results
-	$(BIN)/python -m attention_notes.figures --out docs/assets/figures
+	$(BIN)/python -m attention_notes.lab.figures --out docs/assets/figures
 
 clean:  ## Remove the built site and caches (keeps .venv)
 	rm -rf site site-offline dist artifacts .pytest_cache .hypothesis .ruff_cache .cache

@@ -33,34 +33,6 @@ def modules_and_inputs(draw, max_t=8):
     return attn.eval(), x
 
 
-# ---- the mask ----------------------------------------------------------------------------
-
-
-def test_causal_mask_blocks_exactly_the_later_keys():
-    mask = causal_mask(4)
-    assert mask.dtype == torch.bool
-    expected = [[j > i for j in range(4)] for i in range(4)]
-    assert mask.tolist() == expected
-
-
-@given(st.integers(1, 40))
-def test_causal_mask_is_the_complement_of_tril(T):
-    assert torch.equal(causal_mask(T), ~torch.tril(torch.ones(T, T, dtype=torch.bool)))
-
-
-@pytest.mark.parametrize(
-    ("T", "error", "message"),
-    [
-        (0, ValueError, r"T must be a positive int, got 0"),
-        (2.0, TypeError, r"T must be a positive int, got float 2\.0"),
-        (True, TypeError, r"T must be a positive int, got bool True"),
-    ],
-)
-def test_causal_mask_rejects_bad_lengths(T, error, message):
-    with pytest.raises(error, match=message):
-        causal_mask(T)
-
-
 # ---- properties --------------------------------------------------------------------------
 
 

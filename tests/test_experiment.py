@@ -20,7 +20,7 @@ from attention_notes.experiment import (
     run,
     run_seeds,
 )
-from attention_notes.figures import FIGURES, TEXT, write_all
+from attention_notes.lab.figures import FIGURES, LANGS, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -189,11 +189,11 @@ def test_published_results_show_the_bottleneck():
 
 def test_committed_figures_are_up_to_date(tmp_path: Path):
     written = write_all(tmp_path)
-    assert len(written) == len(FIGURES) * len(TEXT)
+    assert len(written) == len(FIGURES) * len(LANGS)
     for path in written:
         committed = ROOT / "docs/assets/figures" / path.name
         assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
-            f"{path.name} is stale: run `python -m attention_notes.figures --out docs/assets/figures`"
+            f"{path.name} is stale: run `python -m attention_notes.lab.figures --out docs/assets/figures`"
         )
 
 

@@ -16,14 +16,14 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from attention_notes.data import TOKENS, journey_inputs
-from attention_notes.diagrams import ALIGNED
-from attention_notes.figures import FIGURES, TEXT, load_toy_weights, render_svg
+from attention_notes.lab.figures import FIGURES, LANGS, render_svg
+from attention_notes.lab.figures.diagrams import ALIGNED
+from attention_notes.lab.figures.weights import load_toy_weights
 from attention_notes.simple_attention import simple_self_attention
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_DIR = ROOT / "docs/assets/figures"
 DIAGRAMS = ("encoder-decoder", "bahdanau-step", "toy-weights")
-LANGS = ("ja", "en")
 
 
 def _path(name: str, lang: str) -> Path:
@@ -32,7 +32,7 @@ def _path(name: str, lang: str) -> Path:
 
 @cache
 def _figure(name: str, lang: str) -> Figure:
-    load, draw = FIGURES[name]
+    load, draw, _ = FIGURES[name]
     fig = draw(load(), lang)
     fig.draw_without_rendering()  # lays out the ticks and colorbar labels
     return fig
@@ -40,7 +40,7 @@ def _figure(name: str, lang: str) -> Figure:
 
 @cache
 def _svg(name: str, lang: str) -> str:
-    load, draw = FIGURES[name]
+    load, draw, _ = FIGURES[name]
     return render_svg(draw(load(), lang))  # a fresh figure, like write_all: layout depends on earlier draws
 
 
@@ -48,16 +48,24 @@ def _texts(fig: Figure) -> list[str]:
     return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
 
 
-def test_every_language_has_the_same_words_to_translate():
-    assert set(TEXT) == set(LANGS)
-    assert TEXT["ja"].keys() == TEXT["en"].keys()
-    assert all(isinstance(v, str) and v.strip() for lang in LANGS for v in TEXT[lang].values())
+def _text(name: str, lang: str) -> dict[str, str]:
+    """The words of the module that draws ``name``, in ``lang``."""
+    return FIGURES[name].text[lang]
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_language_has_the_same_words_to_translate(name: str):
+    text = FIGURES[name].text
+    assert set(text) == set(LANGS)
+    assert text["ja"].keys() == text["en"].keys()
+    assert all(isinstance(v, str) and v.strip() for lang in LANGS for v in text[lang].values())
+    assert f"{name}_alt" in text["ja"]
 
 
 @pytest.mark.parametrize("name", DIAGRAMS)
 def test_diagram_is_registered_with_alt_text(name: str):
     assert name in FIGURES
-    alts = [TEXT[lang][f"{name}_alt"] for lang in LANGS]
+    alts = [_text(name, lang)[f"{name}_alt"] for lang in LANGS]
     assert all(len(alt) > 80 for alt in alts), alts
     assert alts[0] != alts[1]
     # The pages put the alt text in ![alt](...): brackets, underscores, asterisks and
@@ -70,10 +78,10 @@ def test_diagram_is_registered_with_alt_text(name: str):
 def test_committed_diagram_is_up_to_date(name: str, lang: str):
     path = _path(name, lang)
     assert path.exists(), (
-        f"{path.name} is missing: run `python -m attention_notes.figures --out docs/assets/figures`"
+        f"{path.name} is missing: run `python -m attention_notes.lab.figures --out docs/assets/figures`"
     )
     assert path.read_text(encoding="utf-8") == _svg(name, lang), (
-        f"{path.name} is stale: run `python -m attention_notes.figures --out docs/assets/figures`"
+        f"{path.name} is stale: run `python -m attention_notes.lab.figures --out docs/assets/figures`"
     )
 
 
@@ -94,9 +102,8 @@ def test_every_word_is_translated(name: str):
     """A string drawn the same in both languages must be maths, a number or a word of the toy sentences."""
     ja, en = (_texts(_figure(name, lang)) for lang in LANGS)
     assert len(ja) == len(en) > 0
-    same_everywhere = (
-        set(TOKENS) | set(TEXT["en"]["ed_source"].split()) | set(TEXT["en"]["ed_target"].split())
-    )
+    diagrams = FIGURES["encoder-decoder"].text["en"]
+    same_everywhere = set(TOKENS) | set(diagrams["ed_source"].split()) | set(diagrams["ed_target"].split())
     untranslated = [
         a
         for a, b in zip(ja, en, strict=True)
@@ -108,11 +115,11 @@ def test_every_word_is_translated(name: str):
     assert not untranslated
 
 
-# The words of each diagram in TEXT: its own keys, and those it shares with the other heatmaps.
+# The words each diagram draws, by key of its module's TEXT: its own, and those the heatmaps share.
 WORDS = {
-    "encoder-decoder": [k for k in TEXT["en"] if k.startswith("ed_")],
-    "bahdanau-step": [k for k in TEXT["en"] if k.startswith("step_")],
-    "toy-weights": ["toy_title", "causal_key", "causal_query", "weight"],
+    "encoder-decoder": [k for k in FIGURES["encoder-decoder"].text["en"] if k.startswith("ed_")],
+    "bahdanau-step": [k for k in FIGURES["bahdanau-step"].text["en"] if k.startswith("step_")],
+    "toy-weights": ["toy_title", "key", "query", "weight"],
 }
 
 
@@ -121,8 +128,9 @@ WORDS = {
 def test_every_word_in_text_is_drawn(name: str, lang: str):
     """A word in TEXT that the diagram does not show would be translated for nothing, or misnamed."""
     drawn = _texts(_figure(name, lang))
+    text = _text(name, lang)
     for key in WORDS[name]:
-        words = TEXT[lang][key].split() if key in ("ed_source", "ed_target") else [TEXT[lang][key]]
+        words = text[key].split() if key in ("ed_source", "ed_target") else [text[key]]
         assert all(word in drawn for word in words), (key, words)
 
 
@@ -149,20 +157,21 @@ def test_toy_weights_cells_show_the_weights_rounded(lang: str):
 @pytest.mark.parametrize("lang", LANGS)
 def test_toy_weights_alt_text_quotes_the_weights(lang: str):
     weights = torch.tensor(load_toy_weights()["weights"])
-    alt = TEXT[lang]["toy-weights_alt"]
+    alt = _text("toy-weights", lang)["toy-weights_alt"]
     for value in (weights.min(), weights.max(), weights[1, 1], weights[1, 2], weights[0, 0]):
         assert f"{value:.2f}" in alt
     assert " ".join(TOKENS) in alt
 
 
 def test_encoder_decoder_alt_text_names_what_the_thick_lines_join():
-    source, target = TEXT["en"]["ed_source"].split(), TEXT["en"]["ed_target"].split()
+    text = FIGURES["encoder-decoder"].text
+    source, target = text["en"]["ed_source"].split(), text["en"]["ed_target"].split()
     assert len(ALIGNED) == len(target) and all(0 <= j < len(source) for j in ALIGNED)
     assert len(set(ALIGNED)) == len(ALIGNED)  # one input per output, no two alike
     for i, j in enumerate(ALIGNED):
-        assert f"{target[i]} with {source[j]}" in TEXT["en"]["encoder-decoder_alt"]
-        assert f"{target[i]} は {source[j]}" in TEXT["ja"]["encoder-decoder_alt"]
+        assert f"{target[i]} with {source[j]}" in text["en"]["encoder-decoder_alt"]
+        assert f"{target[i]} は {source[j]}" in text["ja"]["encoder-decoder_alt"]
     for lang in LANGS:
-        assert TEXT[lang]["ed_source"] == TEXT["en"]["ed_source"]  # the same sentence in both pictures
-        assert TEXT[lang]["ed_target"] == TEXT["en"]["ed_target"]
-        assert TEXT[lang]["ed_source"] in TEXT[lang]["encoder-decoder_alt"]
+        assert text[lang]["ed_source"] == text["en"]["ed_source"]  # the same sentence in both pictures
+        assert text[lang]["ed_target"] == text["en"]["ed_target"]
+        assert text[lang]["ed_source"] in text[lang]["encoder-decoder_alt"]

@@ -211,7 +211,7 @@ def test_committed_figures_are_the_published_seed_0_run(lang: str):
     """The committed notebooks were run on the machine of the published results: their figures are
     that run's (seed 0), drawn again here in each language."""
     from attention_notes.experiment import load_results
-    from attention_notes.figures import embed
+    from attention_notes.lab.figures import embed
 
     name = "experiment.ipynb" if lang == "ja" else "experiment.en.ipynb"
     nb = _read(Path(__file__).resolve().parent.parent / "docs" / name)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from attention_notes.benchmark import _machine
+from attention_notes.lab.benchmark import machine_info
 
 # name -> environment; "native" is what the machine runs when nothing is set.
 PATHS = {
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     args = parser.parse_args(argv)
-    data = {"cpu": _machine()["cpu"], "paths": {}}  # the CPU model, as the benchmark records it
+    data = {"cpu": machine_info()["cpu"], "paths": {}}  # the CPU model, as the benchmark records it
     for name in args.paths:
         print(f"== {name} {PATHS[name]}", flush=True)
         result = run_path(PATHS[name], args.seeds)

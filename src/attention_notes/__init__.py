@@ -1,7 +1,7 @@
 """Attention Notes: the code behind the study notes on attention.
 
 Every code block in the docs imports from this package, so the pages and the
-code cannot drift apart. One module per concept:
+code cannot drift apart. One module per concept, in the order of the site:
 
 - :mod:`attention_notes.data`: the toy sentence "Your journey starts with one step".
 - :mod:`attention_notes.softmax`: naive and numerically stable softmax.
@@ -13,7 +13,16 @@ code cannot drift apart. One module per concept:
 - :mod:`attention_notes.additive`: Bahdanau (additive) attention.
 - :mod:`attention_notes.seq2seq`: GRU encoder-decoders with and without attention.
 - :mod:`attention_notes.experiment`: the long-sequence experiment (``python -m``).
-- :mod:`attention_notes.figures`: the figures of the docs, drawn from the package.
+
+What the concepts share, and what the performance page reads:
+
+- :mod:`attention_notes.checks`: the input checks, and the one dtype rule (``compute_dtype``).
+- :mod:`attention_notes.masks`: boolean masks (True = blocked), such as the causal mask, and their checks.
+- :mod:`attention_notes.performance`: the published benchmark runs, which the performance page reads.
+- :mod:`attention_notes.cli`: what the command lines share (the experiment's and the lab's).
+
+:mod:`attention_notes.lab` holds the tooling that readers never need: how the
+site's figures are drawn and its measurements made. Nothing above imports it.
 
 Shape legend (batch-first everywhere):
 
@@ -31,8 +40,9 @@ Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
 """
 
 from attention_notes.additive import AdditiveAttention
-from attention_notes.causal import CausalAttention, causal_mask
+from attention_notes.causal import CausalAttention
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.masks import causal_mask
 from attention_notes.multihead import MultiHeadAttention, MultiHeadAttentionWrapper
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
 from attention_notes.seq2seq import Decoder, Encoder, Seq2Seq

@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention_notes._checks import (
+from attention_notes.checks import (
     check_positive_int,
-    check_same_device,
     check_same_dtype_and_device,
     check_scores_finite,
     check_size,
@@ -33,6 +32,7 @@ from attention_notes._checks import (
     compute_dtype,
     has_values,
 )
+from attention_notes.masks import check_key_padding_mask
 
 __all__ = ["AdditiveAttention"]
 
@@ -132,15 +132,5 @@ class AdditiveAttention(nn.Module):
                     f"values must be (B, S, Dv) = ({B}, {S}, Dv) like keys, got {tuple(values.shape)}"
                 )
         if key_padding_mask is not None:
-            mask = key_padding_mask
-            if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-                got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
-                raise TypeError(f"key_padding_mask must be a bool tensor of shape (B, S), got {got}")
-            if key_padding_mask.shape != (B, S):
-                raise ValueError(
-                    f"key_padding_mask must be (B, S) = ({B}, {S}), got {tuple(key_padding_mask.shape)}"
-                )
-            check_same_device(("keys", keys), ("key_padding_mask", key_padding_mask))
-            if has_values(key_padding_mask) and key_padding_mask.all(dim=-1).any():
-                raise ValueError("key_padding_mask masks every position of a row; nothing to attend to")
+            key_padding_mask = check_key_padding_mask(key_padding_mask, keys)  # (B, S), True = padding
         return query, keys, values, key_padding_mask

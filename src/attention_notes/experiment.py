@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from attention_notes import _cli
+from attention_notes import cli
 from attention_notes.seq2seq import Seq2Seq
 
 __all__ = [
@@ -307,7 +307,7 @@ def load_cpu_paths() -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = _cli.parser("attention_notes.experiment", __doc__.split("\n\n")[0])
+    parser = cli.parser("attention_notes.experiment", __doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON results")
     parser.add_argument("--steps", type=int, default=ExperimentConfig.steps, help="training steps per model")
     parser.add_argument(
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--steps must be at least 1, got {args.steps}")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
-    _cli.check_out_file(parser, args.out)
+    cli.check_out_file(parser, args.out)
     results = run_seeds(ExperimentConfig(steps=args.steps), tuple(range(args.seeds)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

@@ -30,14 +30,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention_notes._checks import all_finite, check_positive_int, check_tensor, has_values
-from attention_notes.causal import (
-    CausalAttention,
-    _check_attention_args,
-    _check_bool,
-    _check_sequence,
-    _register_causal_mask,
+from attention_notes.causal import CausalAttention
+from attention_notes.checks import (
+    all_finite,
+    check_attention_args,
+    check_bool,
+    check_positive_int,
+    check_sequence,
+    check_tensor,
+    has_values,
 )
+from attention_notes.masks import register_causal_mask
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
@@ -61,7 +64,7 @@ class MultiHeadAttentionWrapper(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        _check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
+        check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
         check_positive_int("num_heads", num_heads)
         self.heads = nn.ModuleList(
             [CausalAttention(d_in, d_out, context_length, dropout, qkv_bias) for _ in range(num_heads)]
@@ -104,7 +107,7 @@ class MultiHeadAttention(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        dropout = _check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
+        dropout = check_attention_args(d_in, d_out, context_length, dropout, qkv_bias)
         check_positive_int("num_heads", num_heads)
         if d_out % num_heads != 0:
             raise ValueError(
@@ -122,7 +125,7 @@ class MultiHeadAttention(nn.Module):
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)  # mixes the concatenated heads
         self.dropout = nn.Dropout(dropout)
-        _register_causal_mask(self, context_length)  # True = blocked
+        register_causal_mask(self, context_length)  # True = blocked
 
     def forward(self, x: torch.Tensor, need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Causal multi-head self-attention over ``x``, (T, d_in) or (B, T, d_in).
@@ -133,8 +136,8 @@ class MultiHeadAttention(nn.Module):
         PyTorch's fused ``scaled_dot_product_attention`` computes the context
         and ``attn_weights`` is None.
         """
-        x, unbatched = _check_sequence(x, self.d_in, self.context_length, self.W_query.weight)
-        _check_bool("need_weights", need_weights)
+        x, unbatched = check_sequence(x, self.d_in, self.context_length, self.W_query.weight)
+        check_bool("need_weights", need_weights)
         B, T, _ = x.shape
         H, hd = self.num_heads, self.head_dim
         # One projection for all heads, then the last dimension split into H heads of hd features.
@@ -152,7 +155,7 @@ class MultiHeadAttention(nn.Module):
             for name, tensor in (("query", queries), ("key", keys), ("value", values)):
                 check_tensor(name, tensor, None)
             dropout_p = self.dropout.p if self.training else 0.0
-            # is_causal is the mask buffer: a loaded state_dict cannot change it (causal.py).
+            # is_causal is the mask buffer: a loaded state_dict cannot change it (masks.py).
             context = F.scaled_dot_product_attention(
                 queries, keys, values, is_causal=True, dropout_p=dropout_p
             )  # (B, H, T, hd)

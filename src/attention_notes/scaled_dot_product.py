@@ -17,14 +17,14 @@ import numbers
 import torch
 from torch import nn
 
-from attention_notes._checks import (
+from attention_notes.checks import (
     check_same_dtype_and_device,
     check_scores_finite,
     check_size,
     check_tensor,
     compute_dtype,
-    has_values,
 )
+from attention_notes.masks import check_mask
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -83,20 +83,7 @@ def scaled_dot_product_attention(
     attn_scores = q @ k.mT * scale  # (..., T, d_k) @ (..., d_k, S) -> (..., T, S)
     check_scores_finite(attn_scores, "query @ key.mT * scale", "query or key")
     if mask is not None:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
-            raise TypeError(f"mask must be a torch.bool tensor (True = blocked), got {got}")
-        if mask.device != attn_scores.device:
-            raise ValueError(f"mask must be on the device of query, {query.device}, got {mask.device}")
-        try:
-            blocked = torch.broadcast_to(mask, attn_scores.shape)  # (..., T, S)
-        except RuntimeError:
-            raise ValueError(
-                f"mask must broadcast to the scores' shape {tuple(attn_scores.shape)}, "
-                f"got {tuple(mask.shape)}"
-            ) from None
-        if has_values(blocked) and bool(blocked.all(dim=-1).any()):
-            raise ValueError("mask blocks every key for some query; each query needs at least one key")
+        blocked = check_mask(mask, attn_scores)  # (..., T, S), True = blocked
         attn_scores = attn_scores.masked_fill(blocked, -torch.inf)  # (..., T, S)
     attn_weights = torch.softmax(attn_scores, dim=-1)  # (..., T, S)
     if dropout is not None:

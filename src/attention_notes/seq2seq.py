@@ -22,8 +22,8 @@ goes on the device of the model's input, so the models also run on the
 import torch
 from torch import nn
 
-from attention_notes._checks import check_positive_int, check_same_device, check_size, has_values
 from attention_notes.additive import AdditiveAttention
+from attention_notes.checks import check_bool, check_positive_int, check_same_device, check_size, has_values
 
 __all__ = ["Decoder", "Encoder", "Seq2Seq"]
 
@@ -43,13 +43,6 @@ def _check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
 def _check_sizes(vocab_size: object, embed_dim: object, hidden_dim: object) -> None:
     for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("hidden_dim", hidden_dim)):
         check_positive_int(name, value)
-
-
-def _check_bool(name: str, value: object) -> bool:
-    # A string such as "no" is truthy: without this check it would turn attention on.
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} {value!r}")
-    return value
 
 
 class Encoder(nn.Module):
@@ -82,7 +75,8 @@ class Decoder(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, attention: bool) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_dim, hidden_dim)
-        _check_bool("attention", attention)
+        # A string such as "no" is truthy: without this check it would turn attention on.
+        check_bool("attention", attention)
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.attention = AdditiveAttention(hidden_dim, hidden_dim, hidden_dim) if attention else None
         self.cell = nn.GRUCell(embed_dim + hidden_dim, hidden_dim)
@@ -133,7 +127,7 @@ class Seq2Seq(nn.Module):
     ) -> None:
         super().__init__()
         _check_sizes(vocab_size, embed_dim, hidden_dim)
-        _check_bool("attention", attention)
+        check_bool("attention", attention)
         if isinstance(bos_id, bool) or not isinstance(bos_id, int):
             raise TypeError(f"bos_id must be an int token id, got {type(bos_id).__name__} {bos_id!r}")
         if not 0 <= bos_id < vocab_size:

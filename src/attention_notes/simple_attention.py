@@ -18,7 +18,7 @@ float16's largest value, 65504.
 
 import torch
 
-from attention_notes._checks import (
+from attention_notes.checks import (
     check_same_dtype_and_device,
     check_scores_finite,
     check_size,

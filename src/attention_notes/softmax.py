@@ -12,7 +12,7 @@ as everywhere in the package; float32 and float64 stay as they are.
 
 import torch
 
-from attention_notes._checks import check_dim, check_tensor, compute_dtype, has_values
+from attention_notes.checks import check_dim, check_tensor, compute_dtype, has_values
 
 __all__ = ["softmax_naive", "softmax_stable"]
 

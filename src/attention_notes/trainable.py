@@ -27,7 +27,8 @@ book's numbers. Both accept ``x`` of shape (T, d_in) or (B, T, d_in) and return
 import torch
 from torch import nn
 
-from attention_notes._checks import (
+from attention_notes.checks import (
+    check_bool,
     check_positive_int,
     check_same_dtype_and_device,
     check_size,
@@ -95,11 +96,8 @@ class SelfAttention(nn.Module):
         super().__init__()
         check_positive_int("d_in", d_in)
         check_positive_int("d_out", d_out)
-        if not isinstance(qkv_bias, bool):
-            # qkv_bias=1 or "False" would otherwise be read as a truth value without a word.
-            raise TypeError(
-                f"qkv_bias must be a bool (True or False), got {type(qkv_bias).__name__} {qkv_bias!r}"
-            )
+        # qkv_bias=1 or "False" would otherwise be read as a truth value without a word.
+        check_bool("qkv_bias", qkv_bias)
         # Created in the book's order: after torch.manual_seed(789), the book's layers.
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)

@@ -1,10 +1,11 @@
 r"""Schematic diagrams of the encoder-decoder and of Bahdanau attention, drawn with matplotlib.
 
-Unlike the charts of :mod:`attention_notes.figures`, these show no data: boxes
-for states, arrows for what flows where. Each function takes the words of one
-language (a ``TEXT[lang]`` dict of :mod:`attention_notes.figures`, which
-registers, renders and writes them) and returns a :class:`~matplotlib.figure.Figure`;
-call it inside ``rc_context(figures.STYLE)`` so the lettering gets the site's font.
+Unlike the charts and heatmaps, these show no data: boxes for states, arrows
+for what flows where. :func:`encoder_decoder` and :func:`bahdanau_step` take
+the words of one language (``TEXT[lang]``, below) and return a
+:class:`~matplotlib.figure.Figure`; :func:`plot_encoder_decoder` and
+:func:`plot_bahdanau_step` call them inside ``rc_context(STYLE)``, so that the
+lettering gets the site's font, for the registry of :mod:`attention_notes.lab.figures`.
 
 Every diagram is drawn on one set of axes in its own units (one unit is
 :data:`UNIT` inches), so the geometry, and the size of the SVG, is the same in
@@ -13,10 +14,122 @@ encoder states :math:`h_j` (:math:`j = 1, \dots, S`), decoder states :math:`s_i`
 context vectors :math:`c_i`, scores :math:`e_{ij}`, weights :math:`\alpha_{ij}`.
 """
 
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
-__all__ = ["ALIGNED", "UNIT", "bahdanau_step", "encoder_decoder"]
+from attention_notes.lab.figures.style import STYLE
+
+__all__ = [
+    "ALIGNED",
+    "TEXT",
+    "UNIT",
+    "bahdanau_step",
+    "encoder_decoder",
+    "plot_bahdanau_step",
+    "plot_encoder_decoder",
+]
+
+# The words of the two diagrams, and their alt text, in each language of the site.
+TEXT = {
+    "ja": {
+        "ed_source": "I ate an apple yesterday",
+        "ed_target": "私は 昨日 りんごを 食べた",
+        "ed_input": "入力",
+        "ed_encoder": "エンコーダ",
+        "ed_context": "コンテキスト",
+        "ed_decoder": "デコーダ",
+        "ed_output": "出力",
+        "ed_bottleneck_title": "アテンションなし：最終状態 1 つがボトルネック",
+        "ed_bottleneck_note": (
+            "入力の情報はすべて、固定サイズの最終状態 $h_5$ を通る。\n"
+            "デコーダはどのステップでも同じ $c$ を受け取る。"
+        ),
+        "ed_attention_title": "Bahdanau アテンションあり",
+        "ed_attention_note": (
+            "ステップ $i$ ごとに、すべての $h_j$ を重み $\\alpha_{ij}$ で混ぜた $c_i$ を受け取る。\n"
+            "太線はその出力で重みが最も大きい入力の例。"
+        ),
+        "encoder-decoder_alt": (
+            "上下 2 段の図。上の段はアテンションなしの RNN エンコーダ・デコーダで、"
+            "エンコーダが入力 I ate an apple yesterday の 5 トークンを状態 h1 から h5 へ順に読み、"
+            "最後の h5 だけがコンテキスト c として、私は 昨日 りんごを 食べた を出力する"
+            "デコーダの状態 s1 から s4 のすべてに渡る。入力の情報はすべて、この固定サイズの状態 1 つを通る。"
+            "下の段は Bahdanau アテンションありで、デコーダのステップごとにコンテキスト c1 から c4 があり、"
+            "それぞれがエンコーダの状態 h1 から h5 のすべてと線で結ばれている。"
+            "太線は各出力で重みが最も大きい入力の例で、私は は I、昨日 は yesterday、"
+            "りんごを は apple、食べた は ate と結ばれる。"
+        ),
+        "step_title": "Bahdanau アテンション：デコーダの 1 ステップ（出力 $i$）",
+        "step_tokens": "入力トークン",
+        "step_forward": "順方向 GRU",
+        "step_backward": "逆方向 GRU",
+        "step_annotations": "エンコーダの状態",
+        "step_softmax": "ソフトマックス（$j$ について）",
+        "step_scores": "スコア",
+        "step_weights": "重み",
+        "step_query": "クエリ",
+        "step_decoder": "デコーダ",
+        "bahdanau-step_alt": (
+            "Bahdanau アテンションでデコーダが 1 ステップ進む図。下から順に、入力トークン x1 から x4、"
+            "左から右へ読む順方向 GRU、右から左へ読む逆方向 GRU があり、"
+            "位置 j ごとに 2 つの状態をつなげたものがエンコーダの状態 hj になる。"
+            "左側のデコーダの直前の状態 s(i−1) がクエリとして、各 hj とともにスコアの式 "
+            "eij = wvᵀ tanh(Wquery s(i−1) + Wkey hj) に入る。"
+            "スコア ei1 から ei4 は j についてのソフトマックスで重み αi1 から αi4 になり、"
+            "重みからコンテキストベクトル ci = Σj αij hj が作られる。"
+            "デコーダは s(i−1)、直前の出力 y(i−1)、ci から新しい状態 si を計算し、yi を出力する。"
+        ),
+    },
+    "en": {
+        "ed_source": "I ate an apple yesterday",
+        "ed_target": "私は 昨日 りんごを 食べた",
+        "ed_input": "input",
+        "ed_encoder": "encoder",
+        "ed_context": "context",
+        "ed_decoder": "decoder",
+        "ed_output": "output",
+        "ed_bottleneck_title": "Without attention: one final state is the bottleneck",
+        "ed_bottleneck_note": (
+            "Everything about the input passes through the fixed-size $h_5$;\n"
+            "the decoder gets the same $c$ at every step."
+        ),
+        "ed_attention_title": "With Bahdanau attention",
+        "ed_attention_note": (
+            "Each step $i$ gets its own $c_i$: every $h_j$, mixed with weights $\\alpha_{ij}$.\n"
+            "Thick lines: the input with the largest weight, for example."
+        ),
+        "encoder-decoder_alt": (
+            "Two panels, one above the other. Top: an RNN encoder-decoder without attention. The encoder "
+            "reads the five tokens of I ate an apple yesterday into states h1 to h5, and only the last one, "
+            "h5, goes on as the context c to every decoder state s1 to s4, which output 私は 昨日 りんごを "
+            "食べた: everything about the input passes through that one fixed-size state. Bottom: with "
+            "Bahdanau attention, each decoder step has its own context, c1 to c4, each connected by lines "
+            "to all the encoder states h1 to h5. As an example, a thick line marks the input with the "
+            "largest weight for each output: 私は with I, 昨日 with yesterday, りんごを with apple, "
+            "食べた with ate."
+        ),
+        "step_title": "Bahdanau attention: one decoder step (output $i$)",
+        "step_tokens": "input tokens",
+        "step_forward": "forward GRU",
+        "step_backward": "backward GRU",
+        "step_annotations": "encoder states",
+        "step_softmax": "softmax over $j$",
+        "step_scores": "scores",
+        "step_weights": "weights",
+        "step_query": "query",
+        "step_decoder": "decoder",
+        "bahdanau-step_alt": (
+            "One decoder step of Bahdanau attention. From the bottom: input tokens x1 to x4, a forward GRU "
+            "reading left to right and a backward GRU reading right to left; at each position j the two "
+            "states joined make the encoder state hj. On the left, the decoder's previous state s(i−1) is "
+            "the query: with each hj it goes into the score eij = wvᵀ tanh(Wquery s(i−1) + Wkey hj). "
+            "A softmax over j turns the scores ei1 to ei4 into weights αi1 to αi4, and the weights give "
+            "the context vector ci = Σj αij hj. The decoder computes its new state si from s(i−1), the "
+            "previous output y(i−1) and ci, and outputs yi."
+        ),
+    },
+}
 
 UNIT = 0.64  # inches per unit of the diagrams' coordinates
 
@@ -247,3 +360,15 @@ def bahdanau_step(t: dict, source_length: int = 4) -> Figure:
     _text(ax, x_dec, y_out, "$y_i$", SYMBOL)
     _arrow(ax, (x_dec, y_ctx), (x_dec, y_out - 0.25), patches=(s_new, None))
     return fig
+
+
+def plot_encoder_decoder(_: object = None, lang: str = "ja") -> Figure:
+    """:func:`encoder_decoder` in ``lang``, in the site's style (the diagram draws no data)."""
+    with rc_context(STYLE):
+        return encoder_decoder(TEXT[lang])
+
+
+def plot_bahdanau_step(_: object = None, lang: str = "ja") -> Figure:
+    """:func:`bahdanau_step` in ``lang``, in the site's style (the diagram draws no data)."""
+    with rc_context(STYLE):
+        return bahdanau_step(TEXT[lang])

@@ -9,12 +9,33 @@ let a reader (or a test) trace shapes through a model without computing
 anything. The checks of shapes, dtypes and devices apply to them as to any
 tensor; the checks of *values* (NaN, inf, token ranges, sums) are skipped,
 because there is nothing to look at, and ``bool()`` of a meta tensor raises.
+
+Masks have their own checks, next to the masks themselves: :mod:`attention_notes.masks`.
 """
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
+
+__all__ = [
+    "all_finite",
+    "check_attention_args",
+    "check_bool",
+    "check_dim",
+    "check_dropout",
+    "check_positive_int",
+    "check_same_device",
+    "check_same_dtype",
+    "check_same_dtype_and_device",
+    "check_scores_finite",
+    "check_sequence",
+    "check_size",
+    "check_tensor",
+    "compute_dtype",
+    "has_values",
+]
 
 # float16 overflows above 65504, so the scores of modest inputs (a dot product
 # of 64 entries near 40) are already inf, and bfloat16 keeps only 8 bits of
@@ -167,3 +188,52 @@ def check_size(name: str, got: int, need: int, what: str) -> None:
     """Raise when two sizes that must match do not."""
     if got != need:
         raise ValueError(f"{name} must have {what} {need}, got {got}")
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool; ``1`` or ``"False"`` is a TypeError, not a silent truth value."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_dropout(dropout: object) -> float:
+    """Return ``dropout`` as a float if it is a number in [0, 1); a clear error otherwise."""
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+        raise TypeError(f"dropout must be a float in [0, 1), got {type(dropout).__name__} {dropout!r}")
+    # At p = 1 every weight is dropped and the survivors' factor 1 / (1 - p) is infinite.
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1) (the probability of dropping a weight), got {dropout}")
+    return float(dropout)
+
+
+def check_attention_args(
+    d_in: object, d_out: object, context_length: object, dropout: object, qkv_bias: object
+) -> float:
+    """Check the constructor arguments shared by the modules with a causal mask; return ``dropout``."""
+    for name, value in (("d_in", d_in), ("d_out", d_out), ("context_length", context_length)):
+        check_positive_int(name, value)
+    check_bool("qkv_bias", qkv_bias)
+    return check_dropout(dropout)  # a float, whatever kind of number came in (nn.Dropout needs one)
+
+
+def check_sequence(
+    x: object, d_in: int, context_length: int, weight: torch.Tensor
+) -> tuple[torch.Tensor, bool]:
+    """Check the input of a module with a causal mask; return it as (B, T, d_in) and whether it was unbatched.
+
+    ``weight`` is one of the module's weights: ``x`` must share its dtype and
+    device. ``x`` may be (T, d_in) or (B, T, d_in), with T at most
+    ``context_length``, the size of the module's mask.
+    """
+    x = check_tensor("x", x, ["(T, d_in)", "(B, T, d_in)"])
+    check_same_dtype_and_device(("x", x), ("the module's weights", weight))
+    check_size("x", x.shape[-1], d_in, "embedding size (last dimension) d_in =")
+    T = x.shape[-2]
+    if T > context_length:
+        raise ValueError(
+            f"x has T = {T} tokens, more than context_length = {context_length}, the longest sequence "
+            "the module's causal mask covers; build the module with a larger context_length"
+        )
+    unbatched = x.dim() == 2
+    return (x.unsqueeze(0) if unbatched else x), unbatched

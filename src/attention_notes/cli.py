@@ -1,7 +1,13 @@
-"""What the package's command lines (``python -m attention_notes.<module>``) share.
+"""What the package's command lines share: a parser that shows the defaults, and checks of ``--out``.
 
-Each one checks where it will write before it starts the work, so that a
-wrong ``--out`` costs a one-line message, not a finished run and a traceback.
+The command lines are ``python -m attention_notes.experiment`` (a concept) and
+those of the lab, ``python -m attention_notes.lab.benchmark`` and
+``python -m attention_notes.lab.figures``. Each checks where it will write
+before it starts the work, so that a wrong ``--out`` costs a one-line message,
+not a finished run and a traceback.
+
+This module lives at the top level, not in :mod:`attention_notes.lab`, so that
+the experiment, a concept, needs nothing from the lab.
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """Benchmarks: simplified self-attention (loops, matrix products, SDPA) and causal multi-head attention.
 
-    python -m attention_notes.benchmark --out results.json
+    python -m attention_notes.lab.benchmark --out results.json
 
 measures, for T = 8, 16, ..., 4096 and D = 64 (float32, CPU), four versions
 of the same computation side by side in one process:
@@ -12,7 +12,7 @@ of the same computation side by side in one process:
 - ``sdpa_fused``: the same call on a (B, H, T, D) = (1, 1, T, D) view, for which
   PyTorch 2.13 on the CPU runs its fused, blocked (FlashAttention-style) kernel.
 
-    python -m attention_notes.benchmark --multihead --out multihead.json
+    python -m attention_notes.lab.benchmark --multihead --out multihead.json
 
 measures causal multi-head self-attention, d_model = 256 in 4 heads on a
 (1, T, d_model) batch, in eval mode under ``torch.inference_mode()``, four ways
@@ -37,7 +37,9 @@ Peak memory is the rise of the process's peak resident set size (``VmHWM``,
 Linux) during one call. The loop version is measured at a length only if one
 call took less than ``--loop-budget`` seconds at the length before, so the
 last length it is measured at can take longer than the budget. The runs
-published with the package are :func:`load_benchmark` and :func:`load_multihead`.
+published with the package are in ``results/``; the performance page reads them
+with :func:`attention_notes.performance.load_benchmark` and
+:func:`~attention_notes.performance.load_multihead`.
 """
 
 import argparse
@@ -49,23 +51,21 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention_notes import _cli
-from attention_notes.causal import causal_mask
+from attention_notes import cli
+from attention_notes.masks import causal_mask
 from attention_notes.multihead import MultiHeadAttention
 from attention_notes.simple_attention import simple_self_attention, simple_self_attention_loop
 
 __all__ = [
     "IMPLEMENTATIONS",
     "MULTIHEAD_IMPLEMENTATIONS",
-    "load_benchmark",
-    "load_multihead",
+    "machine_info",
     "multihead_implementations",
     "multihead_modules",
     "peak_memory",
@@ -127,7 +127,8 @@ def peak_memory(fn: Callable[[], object]) -> int | None:
     return max(0, (peak - before) * 1024)
 
 
-def _machine() -> dict:
+def machine_info() -> dict:
+    """The machine a measurement ran on: CPU, cores, torch's threads, versions, BLAS, platform."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -205,7 +206,7 @@ def run(
         else:
             ratio_loop_vec.append(None)
     return {
-        "machine": _machine(),
+        "machine": machine_info(),
         "dim": dim,
         "dtype": "float32",
         "lengths": list(lengths),
@@ -304,7 +305,7 @@ def run_multihead(
             for a, b in MULTIHEAD_RATIOS:
                 ratios[f"{a}_over_{b}"].append(_median_ratio(times[a], times[b]))
     return {
-        "machine": _machine(),
+        "machine": machine_info(),
         "d_model": d_model,
         "num_heads": num_heads,
         "batch": batch,
@@ -323,18 +324,6 @@ def _fix_mmap_threshold() -> None:
     libc = _libc()
     if libc is not None:
         libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-
-
-def load_benchmark() -> dict:
-    """The published run (``make bench`` on our 2-core machine)."""
-    text = resources.files("attention_notes").joinpath("results/benchmark.json").read_text()
-    return json.loads(text)
-
-
-def load_multihead() -> dict:
-    """The published multi-head run (``--multihead``, on the same machine)."""
-    text = resources.files("attention_notes").joinpath("results/multihead.json").read_text()
-    return json.loads(text)
 
 
 def _max_length(text: str) -> int:
@@ -357,7 +346,8 @@ class _LoopBudget(argparse.Action):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = _cli.parser("attention_notes.benchmark", __doc__.split("\n\n")[0])
+    """``python -m attention_notes.lab.benchmark``: run a benchmark, write its JSON, print a table."""
+    parser = cli.parser("attention_notes.lab.benchmark", __doc__.split("\n\n")[0])
     # default=SUPPRESS: a required option has no default for --help to show ("default: None").
     parser.add_argument(
         "--out", type=Path, required=True, default=argparse.SUPPRESS, help="where to write the JSON results"
@@ -370,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-length", type=_max_length, default=4096, help="largest T (a power of 2, >= 8)")
     parser.add_argument(
         "--loop-budget",
-        type=_cli.finite_positive_float,
+        type=cli.finite_positive_float,
         default=0.5,
         action=_LoopBudget,
         help="measure the loop version at the next length only if one call took less than this many "
@@ -380,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.multihead and args.loop_budget_given:
         parser.error("--loop-budget applies to the loop version, which --multihead does not measure")
-    _cli.check_out_file(parser, args.out)  # before the run, so a bad path does not cost the results
+    cli.check_out_file(parser, args.out)  # before the run, so a bad path does not cost the results
     lengths = tuple(2**k for k in range(3, args.max_length.bit_length()))
     data = run_multihead(lengths) if args.multihead else run(lengths, loop_budget=args.loop_budget)
     args.out.parent.mkdir(parents=True, exist_ok=True)
