@@ -57,18 +57,17 @@ offline: $(STAMP)  ## Build the offline bundle (works from file://, search inclu
 serve: $(STAMP)  ## Build the site and serve it on http://127.0.0.1:8000, rebuilding on change
 	$(BIN)/mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
-test: $(STAMP) $(BROWSER_STAMP) lint  ## Run every test: package, docs snippets, both languages, strict build, browser
-	$(BIN)/python -m pytest
+# `make test PAGE=causal-attention`: only what checks that page (its snippets,
+# both languages' parity, its built HTML, its browser checks); see tests/conftest.py.
+test: $(STAMP) $(BROWSER_STAMP) lint  ## Run every test (PAGE=name: one page's); package, snippets, both languages, build, browser
+	$(if $(PAGE),PAGE=$(PAGE)) $(BIN)/python -m pytest
 
-# Training results and printed floats depend on the CPU's vector kernels. CI runs
-# this after `make test`: the machine-dependent tests and every snippet again,
-# under ATen's AVX2 and its plain (no SIMD) kernels, so that a tolerance that is
-# too tight fails here rather than on a reader's machine.
-test-cpu-paths: $(STAMP)  ## Re-run the machine-dependent tests and every snippet under two other CPU code paths
-	for cap in avx2 default; do \
-	  echo "== ATEN_CPU_CAPABILITY=$$cap"; \
-	  ATEN_CPU_CAPABILITY=$$cap $(BIN)/python -m pytest -m machine_dependent docs README.md tests; \
-	done
+# Training results and printed floats depend on the CPU's vector kernels: every
+# snippet and the notebook again, under ATen's AVX2 and its plain (no SIMD)
+# kernels, so that a tolerance that is too tight fails here rather than on a
+# reader's machine. CI runs these inside `make test` (CPU_PATHS=avx2,default).
+test-cpu-paths: $(STAMP)  ## Every snippet and the notebook under two other CPU code paths
+	CPU_PATHS=avx2,default $(BIN)/python -m pytest -m cpu_path
 
 lint: $(STAMP)  ## ruff: lint and formatting
 	$(BIN)/ruff check src tests tools hooks

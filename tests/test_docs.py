@@ -5,7 +5,9 @@ it actually sees all of them, that each one is checked against an expected
 output, and that the Japanese and English pages cannot drift apart.
 """
 
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,29 @@ def test_every_block_of_every_page_runs_once(request: pytest.FixtureRequest):
     }
     assert len(want) >= 60
     assert request.config.stash[COLLECTED_BLOCKS] == want
+
+
+def _tokens(code: str) -> list[tuple[int, str]]:
+    """Python's tokens of ``code``, without the blank lines' (which change nothing it does)."""
+    readline = io.StringIO(code if code.endswith("\n") else code + "\n").readline
+    return [(t.type, t.string) for t in tokenize.generate_tokens(readline) if t.type != tokenize.NL]
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=IDS)
+def test_what_runs_is_what_the_page_shows_token_for_token(path: Path):
+    """pytest-codeblocks drops the blank lines of an indented fence (an exercise's answer) before
+    running it; a reader copies them. Blank lines between statements change nothing, but one inside a
+    string would: the two must be the same program, token for token (a string is one token)."""
+    shown = [f.body for f in fences(path) if f.info == "python"]
+    ran = [b.code for b in extract_from_file(path) if b.syntax == "python"]
+    assert len(shown) == len(ran)
+    for i, (a, b) in enumerate(zip(shown, ran, strict=True)):
+        assert _tokens(a) == _tokens(b), f"{path.name}: Python block {i + 1} runs other code than it shows"
+
+
+def test_the_token_comparison_would_catch_a_changed_string():
+    assert _tokens("x = 1\n\ny = 2\n") == _tokens("x = 1\ny = 2\n")
+    assert _tokens('s = """a\n\nb"""\n') != _tokens('s = """a\nb"""\n')
 
 
 @pytest.mark.parametrize("path", MARKDOWN, ids=IDS)

@@ -52,11 +52,13 @@ def _hash(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+def _name(path: Path, root: Path) -> str:
+    return (path.relative_to(root) if path.is_relative_to(root) else path.relative_to(ROOT)).as_posix()
+
+
 def _files(paths, root: Path) -> bytes:
-    return b"".join(
-        p.relative_to(root).as_posix().encode() + b"\0" + _hash(p.read_bytes()).encode()
-        for p in sorted(paths)
-    )
+    """Each file's name (within ``root``, else within the repository) and a hash of its bytes."""
+    return b"".join(_name(p, root).encode() + b"\0" + _hash(p.read_bytes()).encode() for p in sorted(paths))
 
 
 def _is_asset(path: Path, root: Path) -> bool:

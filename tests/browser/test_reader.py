@@ -334,7 +334,8 @@ def test_the_copy_button_copies_the_code_that_ran(tabs, server, site, green, lan
     pytest-codeblocks runs every block of the page's source and compares its
     output with the expected output under it (the English page's blocks and
     outputs are the Japanese page's: tests/test_docs.py). What the copy button
-    puts on the clipboard is that code, character for character, and the output
+    puts on the clipboard is the source's fence, character for character (and
+    that is, token for token, what ran: tests/test_docs.py), and the output
     shown under it is that expected output, so the copied block prints what the
     page shows without being run a second time here; the exercises' answers
     included. Notebook pages are left out: their cells build on one another,
@@ -344,14 +345,22 @@ def test_the_copy_button_copies_the_code_that_ran(tabs, server, site, green, lan
     """
     source = _source(lang, path)
     green.check(site, built_page(site, lang, path), source)
-    ran = [(b.code, b.expected_output) for b in extract_from_file(source) if b.syntax == "python"]
+    # The fences as the source shows them; tests/test_docs.py checks that each is,
+    # token for token, the block pytest-codeblocks ran (which drops blank lines
+    # from indented fences), and ``ran`` gives the output it was compared with.
+    shown_code = [f.body for f in fences(source) if f.info == "python"]
+    ran = [b.expected_output for b in extract_from_file(source) if b.syntax == "python"]
     tab = tabs("copy", search=False, permissions=["clipboard-read", "clipboard-write"])
     copied = _python_blocks(tab.visit(page_url(server, lang, path)))
     assert not tab.outside, tab.outside
-    assert len(copied) == len(ran), f"{len(copied)} Python blocks on the page, {len(ran)} in {source.name}"
-    for i, ((code, shown), (want_code, want_output)) in enumerate(zip(copied, ran, strict=True)):
+    assert len(copied) == len(shown_code) == len(ran), (
+        f"{len(copied)} Python blocks on the page, {len(ran)} in {source.name}"
+    )
+    for i, ((code, shown), want_code, want_output) in enumerate(zip(copied, shown_code, ran, strict=True)):
         where = f"{lang}:{path} Python block {i + 1}"
-        assert code.rstrip("\n") == want_code.rstrip("\n"), f"{where}: copied\n{code}\nran\n{want_code}"
+        assert code.rstrip("\n") == want_code.rstrip("\n"), (
+            f"{where}: copied\n{code}\nin the source\n{want_code}"
+        )
         assert shown is not None, f"{where}: no output block"
         assert shown.rstrip("\n") == want_output.rstrip("\n"), f"{where}: shows\n{shown}"
     ARTIFACTS.mkdir(exist_ok=True)
