@@ -2,6 +2,7 @@
 published runs come from the current code (timings are not measured here; tests/test_performance.py
 checks the published numbers the performance page states)."""
 
+import gc
 import inspect
 import json
 import os
@@ -21,6 +22,17 @@ from attention_notes.lab.benchmark import (
     run_multihead,
 )
 from attention_notes.performance import load_benchmark, load_multihead
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _frozen_heap():
+    """peak_memory() calls gc.collect() before each measurement, for an honest baseline. A test
+    worker's heap holds hypothesis, Playwright and every module imported so far, and walking it took
+    most of these tests' time (0.1 to 0.5 s a call). Frozen objects are left out of collections; a
+    tiny run's own garbage is still collected."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 @pytest.mark.parametrize("shape", [(1, 3), (12, 5), (40, 16)])

@@ -20,7 +20,6 @@ from attention_notes.experiment import (
     run,
     run_seeds,
 )
-from attention_notes.lab.figures import FIGURES, LANGS, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,16 +184,6 @@ def test_published_results_show_the_bottleneck():
     peaks = weights.argmax(-1).tolist()
     assert all(p in (L - 1 - i, min(L - i, L - 1)) for i, p in enumerate(peaks)), peaks
     assert results["example"]["predicted"] == results["example"]["target"]
-
-
-def test_committed_figures_are_up_to_date(tmp_path: Path):
-    written = write_all(tmp_path)
-    assert len(written) == len(FIGURES) * len(LANGS)
-    for path in written:
-        committed = ROOT / "docs/assets/figures" / path.name
-        assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
-            f"{path.name} is stale: run `python -m attention_notes.lab.figures --out docs/assets/figures`"
-        )
 
 
 def test_the_tolerance_covers_every_cpu_path_we_measured():

@@ -109,7 +109,12 @@ def _page(site: str, where: str, path: str) -> str:
 
 @pytest.mark.parametrize("where", ["online", "offline"])
 @pytest.mark.parametrize(("lang", "query", "expected"), QUERIES, ids=IDS)
-def test_results_are_in_the_readers_language(readers, where, lang, query, expected):
+def test_results_are_in_the_readers_language(readers, green, site, offline, where, lang, query, expected):  # noqa: F811
+    root = site if where == "online" else offline
+    folder = root / "en" if lang == "en" else root
+    index = folder / "search" / ("search_index.json" if where == "online" else "search_index.js")
+    start = folder / (START[lang] + "index.html" if where == "online" else _page("", where, START[lang]))
+    green.check(root, index, start)
     reader, site = readers(where, lang)
     hits, shown = reader.search(query)
     # The reader's site, and on the Japanese one not the English folder inside it.
