@@ -22,6 +22,7 @@ tolerance and that the page's claims hold, must be identical on every machine.
 """
 
 import base64
+import copy
 import io
 import re
 from pathlib import Path
@@ -33,7 +34,8 @@ from PIL import Image
 from attention_notes.experiment import TOLERANCE
 from tests.conftest import KNOWN_CPU_PATHS
 from tests.markdown import english_of, ja_notebooks
-from tools.execute_notebooks import executed
+from tools import execute_notebooks
+from tools.execute_notebooks import executed, execution_key
 
 NOTEBOOKS = ja_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -226,3 +228,46 @@ def test_committed_figures_are_the_published_seed_0_run(lang: str):
     seed0 = {**published, **published["runs"][0]}
     del seed0["range"]  # one run: no band
     assert html == [embed(name, seed0, lang).data for name in ("accuracy", "alignment")]
+
+
+def test_the_execution_key_follows_what_decides_the_outputs(tmp_path: Path, monkeypatch):
+    """A cached execution is reused only while the package, the CPU path and the rest are unchanged."""
+    import shutil
+
+    native = execution_key(None)
+    assert native == execution_key(None)
+    assert len({native["cpu_capability"], execution_key("avx2")["cpu_capability"], "DEFAULT"}) >= 2
+    assert execution_key("default")["cpu_capability"] == "DEFAULT"
+    # The package's source: a copy, then one changed character in one module.
+    copy = tmp_path / "attention_notes"
+    shutil.copytree(execute_notebooks.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(execute_notebooks, "PACKAGE", copy)
+    assert execution_key(None) == native
+    module = copy / "seq2seq.py"
+    module.write_text(module.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert execution_key(None)["package"] != native["package"]
+    assert {k for k, v in execution_key(None).items() if v != native[k]} == {"package"}
+    # A result file the notebook reads counts too.
+    results = copy / "results" / "experiment.json"
+    results.write_bytes(results.read_bytes() + b" ")
+    assert execution_key(None)["package"] != native["package"]
+
+
+def test_the_cache_hashes_the_key_with_the_code(tmp_path: Path):
+    """jupyter-cache matches on the code cells, their tags and :data:`KEY`: a change to any is a miss."""
+    nb = _read(NOTEBOOKS[0])
+    cache = execute_notebooks._Cache(str(tmp_path / "cache"))
+    nb.metadata[execute_notebooks.KEY] = {"package": "a"}
+    _, base = cache.create_hashed_notebook(nb)
+    other_key = copy.deepcopy(nb)
+    other_key.metadata[execute_notebooks.KEY] = {"package": "b"}
+    untagged = copy.deepcopy(nb)
+    code = [c for c in untagged.cells if c.cell_type == "code"]
+    code[0].metadata["tags"] = ["something-else"]
+    edited = copy.deepcopy(nb)
+    next(c for c in edited.cells if c.cell_type == "code").source += "\n"
+    prose = copy.deepcopy(nb)
+    next(c for c in prose.cells if c.cell_type == "markdown").source += " more prose"
+    hashes = [cache.create_hashed_notebook(x)[1] for x in (other_key, untagged, edited)]
+    assert base not in hashes and len(set(hashes)) == 3
+    assert cache.create_hashed_notebook(prose)[1] == base  # prose is not executed

@@ -52,10 +52,12 @@ def execute(
     return nb
 
 
-def _files_digest(paths: list[Path]) -> str:
+def files_digest(base: Path, paths: list[Path]) -> str:
+    """A hash of each file's name (relative to ``base``) and bytes."""
     digest = hashlib.sha256()
     for path in sorted(paths):
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        name, data = path.relative_to(base).as_posix().encode(), path.read_bytes()
+        digest.update(len(name).to_bytes(8, "little") + name + len(data).to_bytes(8, "little") + data)
     return digest.hexdigest()
 
 
@@ -79,9 +81,9 @@ def execution_key(cpu_path: str | None) -> dict[str, str]:
 
     package = [p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     return {
-        "package": _files_digest(package),
-        "dependencies": _files_digest([ROOT / "constraints.txt", ROOT / "pyproject.toml"]),
-        "executor": _files_digest([Path(__file__).resolve()]),
+        "package": files_digest(PACKAGE, package),
+        "dependencies": files_digest(ROOT, [ROOT / "constraints.txt", ROOT / "pyproject.toml"]),
+        "executor": files_digest(ROOT, [Path(__file__).resolve()]),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": version("numpy"),
