@@ -100,10 +100,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # per worker in turn. Left where collection puts them, the two longest once
 # landed on one worker, which then ran for 80 s after the other had finished.
 LONG = (
-    "test_executing_reproduces_the_committed_outputs",  # trains both models: 40 s
-    "test_copied_python_blocks_print",  # 14 pages, 52 blocks copied and run
+    # Trains both models (35 to 50 s a run); with CPU_PATHS, once per CPU code path.
+    "test_executing_reproduces_the_committed_outputs",
+    "test_every_snippet_prints_its_output_on_another_cpu_path",  # every snippet, forked: 10 to 20 s
     "test_offline_bundle_works_from_file_urls",  # builds the offline site
-    "test_every_token_view_shows_the_package_numbers",  # 16 page loads, 192 token views
+    "test_copied_blocks_run_and_print_what_the_page_shows",  # a page copied and run
 )
 
 
