@@ -15,17 +15,24 @@ Two known breakages of this stack, fixed where they start:
    anchor, as the Markdown pages do (``## 結果 {#results}``); the patches
    below make both the rendered heading and the table of contents use it.
    Headings without one get a Unicode-aware slug, never an empty id.
+
+Two more keep warm builds quick: mkdocs-jupyter's cache of converted notebooks
+works across the languages (:func:`on_pre_build`), and the plugin no longer
+reads every Markdown page with jupytext to find out that it is not a notebook
+(:func:`_include_first`).
 """
 
 import functools
 import hashlib
 import html
+import importlib.metadata
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import mkdocs.utils
 import tinycss2
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
 
 import markdown
 
@@ -72,11 +79,39 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     mkdocs_jupyter.plugin._get_markdown_toc = _markdown_toc
     key = mkdocs_jupyter.plugin._compute_cache_key
     mkdocs_jupyter.plugin._compute_cache_key = _cache_key(getattr(key, "__wrapped__", key))
+    include = mkdocs_jupyter.plugin.Plugin.should_include
+    mkdocs_jupyter.plugin.Plugin.should_include = _include_first(getattr(include, "__wrapped__", include))
     return config
 
 
+def _include_first(should_include):
+    """mkdocs-jupyter's ``should_include``, which first looks at its ``include`` patterns.
+
+    The plugin reads every ``.md`` file with jupytext (a notebook may be written
+    in Markdown) before it looks at the patterns, for every file, several times
+    per build and language: over a second of a warm build, for pages that
+    ``include: ["*.ipynb"]`` rules out anyway. A file is included only if a
+    pattern matches, so the answer is the same.
+    """
+
+    @functools.wraps(should_include)
+    def patterns_first(self, file) -> bool:
+        if file.abs_src_path is None:
+            return False
+        path = PurePath(file.abs_src_path)
+        if not any(path.match(pattern) for pattern in self.config["include"]):
+            return False
+        return should_include(self, file)
+
+    return patterns_first
+
+
+# What converts a notebook, besides the hooks: a new version of any may change the page.
+CONVERTERS = ("mkdocs-jupyter", "nbconvert", "nbformat", "jupytext", "mistune", "Pygments")
+
+
 def _cache_key(key):
-    """mkdocs-jupyter's cache key, which also changes when a hook changes.
+    """mkdocs-jupyter's cache key, which also changes when a hook or a converter's version changes.
 
     The cache holds the converted notebook, and these hooks change the
     conversion (headings and table of contents here, maths in hooks/maths.py);
@@ -84,12 +119,39 @@ def _cache_key(key):
     hide a change to a hook until the notebook itself changed.
     """
     hooks = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py"))))
+    hooks.update(repr([importlib.metadata.version(name) for name in CONVERTERS]).encode())
 
     @functools.wraps(key)
     def with_hooks(nb_path, config, exec_nb) -> str:
         return hashlib.sha256(f"{key(nb_path, config, exec_nb)}:{hooks.hexdigest()}".encode()).hexdigest()
 
     return with_hooks
+
+
+# mkdocs-jupyter deletes, after each build, every cached notebook the build did
+# not use. mkdocs-static-i18n builds each language as a build of its own, so
+# the Japanese build deleted the English notebook's entry and the English build
+# the Japanese one: every build converted both notebooks again (about a second
+# each). Marking every notebook of the docs as used, before each language's
+# build, keeps both; entries of notebooks that changed or went are still deleted.
+@event_priority(-100)  # after mkdocs-jupyter's on_pre_build, which empties its list
+def on_pre_build(config: MkDocsConfig) -> None:
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None or not jupyter.config["cache"]:
+        return
+    import mkdocs_jupyter.plugin
+
+    def matches(path: Path, option: str) -> bool:
+        return any(PurePath(path).match(pattern) for pattern in jupyter.config[option])
+
+    for path in sorted(Path(config.docs_dir).rglob(f"*{NOTEBOOK}")):
+        if not matches(path, "include") or matches(path, "ignore"):
+            continue
+        execute = jupyter.config["execute"] and not matches(path, "execute_ignore")
+        entry = mkdocs_jupyter.plugin._compute_cache_key(str(path), jupyter.config, execute)
+        jupyter._used_cache_paths.add(
+            mkdocs_jupyter.plugin._get_cache_path(jupyter.config["cache_dir"], entry)
+        )
 
 
 # ---- 3. page weight ------------------------------------------------------------
