@@ -16,10 +16,11 @@ Two known breakages of this stack, fixed where they start:
    below make both the rendered heading and the table of contents use it.
    Headings without one get a Unicode-aware slug, never an empty id.
 
-Two more keep warm builds quick: mkdocs-jupyter's cache of converted notebooks
-works across the languages (:func:`on_pre_build`), and the plugin no longer
-reads every Markdown page with jupytext to find out that it is not a notebook
-(:func:`_include_first`).
+Three more keep warm builds quick: mkdocs-jupyter's cache of converted
+notebooks works across the languages (:func:`on_pre_build`), the plugin no
+longer reads every Markdown page with jupytext to find out that it is not a
+notebook (:func:`_include_first`), and the cut-down stylesheet is cached on disk
+(``.cache/notebook-css``, :func:`shrink_key`).
 """
 
 import functools
@@ -35,6 +36,11 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 
 import markdown
+
+try:  # MkDocs loads a hook from its file, with hooks/ on sys.path while it does
+    import build_cache
+except ModuleNotFoundError:  # imported as hooks.notebooks (the tests)
+    from hooks import build_cache
 
 NOTEBOOK = ".ipynb"
 EXPLICIT = re.compile(r"\s*\{#([A-Za-z0-9_-]+)\}\s*$")
@@ -288,15 +294,33 @@ def shrink_css(css: str, classes: set[str]) -> str:
     return _serialize(kept, _used_properties(kept))
 
 
+def shrink_key(css: str, classes: set[str]) -> str:
+    """The cache key of :func:`shrink_css`'s result: the stylesheet, the classes, tinycss2 and this file."""
+    return build_cache.key(
+        "shrink_css",
+        css,
+        " ".join(sorted(classes)),
+        importlib.metadata.version("tinycss2"),
+        Path(__file__).read_bytes(),
+    )
+
+
 def on_post_page(output: str, page, config: MkDocsConfig) -> str:
     if not page.file.src_uri.endswith(NOTEBOOK) or "jupyter-wrapper" not in output:
         return output
     classes = {c for attr in CLASS_ATTR.findall(output) for c in attr.split()}
     classes |= {"jupyter-wrapper"}
+    # Parsing the stylesheet takes about half a second a page; the result is cached on disk.
+    cache = build_cache.Cache.for_site(config, "notebook-css")
 
     def shrink(m: re.Match) -> str:
         if len(m.group(2)) < 20_000:
             return m.group(0)
-        return m.group(1) + shrink_css(m.group(2), classes) + m.group(3)
+        entry = shrink_key(m.group(2), classes)
+        css = cache.read(entry)
+        if css is None:
+            css = shrink_css(m.group(2), classes)
+            cache.write(entry, css)
+        return m.group(1) + css + m.group(3)
 
     return STYLE.sub(shrink, output)
