@@ -16,24 +16,23 @@ Two known breakages of this stack, fixed where they start:
    below make both the rendered heading and the table of contents use it.
    Headings without one get a Unicode-aware slug, never an empty id.
 
-Three more keep warm builds quick: mkdocs-jupyter's cache of converted
-notebooks works across the languages (:func:`on_pre_build`), the plugin no
-longer reads every Markdown page with jupytext to find out that it is not a
-notebook (:func:`_include_first`), and the cut-down stylesheet is cached on disk
+Three more keep warm builds quick: the converted notebooks are cached on disk
+(``.cache/notebooks``, :func:`conversion_key`), the plugin no longer reads every
+Markdown page with jupytext to find out that it is not a notebook
+(:func:`_include_first`), and the cut-down stylesheet is cached on disk
 (``.cache/notebook-css``, :func:`shrink_key`).
 """
 
 import functools
-import hashlib
 import html
 import importlib.metadata
+import json
 import re
 from pathlib import Path, PurePath
 
 import mkdocs.utils
 import tinycss2
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.plugins import event_priority
 
 import markdown
 
@@ -83,8 +82,12 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
     IPythonRenderer.heading = _heading
     mkdocs_jupyter.plugin._get_markdown_toc = _markdown_toc
-    key = mkdocs_jupyter.plugin._compute_cache_key
-    mkdocs_jupyter.plugin._compute_cache_key = _cache_key(getattr(key, "__wrapped__", key))
+    global _conversions
+    _conversions = build_cache.Cache.for_site(config, "notebooks")
+    nb2html = mkdocs_jupyter.convert.nb2html
+    mkdocs_jupyter.convert.nb2html = _cached_nb2html(getattr(nb2html, "__wrapped__", nb2html))
+    toc = mkdocs_jupyter.plugin._get_nb_toc_tokens
+    mkdocs_jupyter.plugin._get_nb_toc_tokens = _cached_toc(getattr(toc, "__wrapped__", toc))
     include = mkdocs_jupyter.plugin.Plugin.should_include
     mkdocs_jupyter.plugin.Plugin.should_include = _include_first(getattr(include, "__wrapped__", include))
     return config
@@ -112,52 +115,82 @@ def _include_first(should_include):
     return patterns_first
 
 
+# ---- the converted notebooks, cached ----------------------------------------------
+#
+# mkdocs-jupyter's own cache (its `cache` option, off in mkdocs.yml) never hit
+# here: after each build it deletes the entries the build did not use, and
+# mkdocs-static-i18n runs each language as a build of its own, so the Japanese
+# build deleted the English notebook's entry and the other way round. It also
+# writes its entries in place, so a build running at the same time (the tests
+# build the site and the offline bundle in parallel) could read half of one.
+# The plugin's two conversions are cached here instead, in .cache/notebooks,
+# with atomic writes, keyed by the notebook, the options, the hooks (which
+# change the conversion: headings and table of contents here, maths in
+# hooks/maths.py) and the converters' versions.
+
 # What converts a notebook, besides the hooks: a new version of any may change the page.
-CONVERTERS = ("mkdocs-jupyter", "nbconvert", "nbformat", "jupytext", "mistune", "Pygments")
+CONVERTERS = (
+    "mkdocs-jupyter",
+    "nbconvert",
+    "nbformat",
+    "jupytext",
+    "mistune",
+    "Pygments",
+    "jupyterlab_pygments",
+    "Markdown",
+    "pymdown-extensions",
+)
+_conversions: build_cache.Cache | None = None
 
 
-def _cache_key(key):
-    """mkdocs-jupyter's cache key, which also changes when a hook or a converter's version changes.
-
-    The cache holds the converted notebook, and these hooks change the
-    conversion (headings and table of contents here, maths in hooks/maths.py);
-    keyed on the notebook and the plugin's options alone, a cached page would
-    hide a change to a hook until the notebook itself changed.
-    """
-    hooks = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py"))))
-    hooks.update(repr([importlib.metadata.version(name) for name in CONVERTERS]).encode())
-
-    @functools.wraps(key)
-    def with_hooks(nb_path, config, exec_nb) -> str:
-        return hashlib.sha256(f"{key(nb_path, config, exec_nb)}:{hooks.hexdigest()}".encode()).hexdigest()
-
-    return with_hooks
+@functools.cache
+def converters_key() -> str:
+    """The key of the hooks' sources and the converters' versions."""
+    hooks = Path(__file__).parent
+    return build_cache.key(
+        build_cache.files_key(hooks, hooks.glob("*.py")),
+        *(importlib.metadata.version(name) for name in CONVERTERS),
+    )
 
 
-# mkdocs-jupyter deletes, after each build, every cached notebook the build did
-# not use. mkdocs-static-i18n builds each language as a build of its own, so
-# the Japanese build deleted the English notebook's entry and the English build
-# the Japanese one: every build converted both notebooks again (about a second
-# each). Marking every notebook of the docs as used, before each language's
-# build, keeps both; entries of notebooks that changed or went are still deleted.
-@event_priority(-100)  # after mkdocs-jupyter's on_pre_build, which empties its list
-def on_pre_build(config: MkDocsConfig) -> None:
-    jupyter = config.plugins.get("mkdocs-jupyter")
-    if jupyter is None or not jupyter.config["cache"]:
-        return
-    import mkdocs_jupyter.plugin
+def conversion_key(kind: str, nb_path: str, *options) -> str:
+    """The cache key of one conversion of the notebook at ``nb_path``."""
+    return build_cache.key(kind, Path(nb_path).read_bytes(), *map(repr, options), converters_key())
 
-    def matches(path: Path, option: str) -> bool:
-        return any(PurePath(path).match(pattern) for pattern in jupyter.config[option])
 
-    for path in sorted(Path(config.docs_dir).rglob(f"*{NOTEBOOK}")):
-        if not matches(path, "include") or matches(path, "ignore"):
-            continue
-        execute = jupyter.config["execute"] and not matches(path, "execute_ignore")
-        entry = mkdocs_jupyter.plugin._compute_cache_key(str(path), jupyter.config, execute)
-        jupyter._used_cache_paths.add(
-            mkdocs_jupyter.plugin._get_cache_path(jupyter.config["cache_dir"], entry)
-        )
+def _cached(kind: str, convert, nb_path: str, *options):
+    if _conversions is None:
+        return convert()
+    entry = conversion_key(kind, nb_path, *options)
+    text = _conversions.read(entry)
+    if text is None:
+        result = convert()
+        _conversions.write(entry, json.dumps(result, ensure_ascii=False))
+        return result
+    return json.loads(text)
+
+
+def _cached_nb2html(nb2html):
+    """mkdocs-jupyter's ``convert.nb2html``, cached unless it executes the notebook."""
+
+    @functools.wraps(nb2html)
+    def cached(nb_path, **options) -> str:
+        if options.get("execute"):
+            return nb2html(nb_path, **options)
+        return _cached("nb2html", lambda: nb2html(nb_path, **options), nb_path, sorted(options.items()))
+
+    return cached
+
+
+def _cached_toc(toc_tokens):
+    """mkdocs-jupyter's ``_get_nb_toc_tokens`` (the table of contents and the title), cached."""
+
+    @functools.wraps(toc_tokens)
+    def cached(nb_path, toc_depth) -> tuple[list, str | None]:
+        tokens, title = _cached("toc", lambda: list(toc_tokens(nb_path, toc_depth)), nb_path, toc_depth)
+        return tokens, title
+
+    return cached
 
 
 # ---- 3. page weight ------------------------------------------------------------
