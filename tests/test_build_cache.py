@@ -200,6 +200,7 @@ def test_a_formula_katex_rejects_fails_the_build_with_a_warm_cache(tmp_path: Pat
 
 def test_keys_frame_their_parts():
     assert build_cache.key("ab", "c") != build_cache.key("a", "bc")
+    assert build_cache.key(b"ab", b"c") != build_cache.key(b"a", b"bc")  # file contents: bytes as they are
     assert build_cache.key(b"x") != build_cache.key("x")
     assert build_cache.key(True) != build_cache.key(1)
     assert build_cache.key("a", "b") == build_cache.key("a", "b")
