@@ -12,7 +12,8 @@ there, so it is never taken for one.
 Every number is computed here, at build time, by the package (:func:`states`),
 and printed with 4 decimals as torch prints it. The printed numbers are cached
 on disk (:func:`published`), keyed by the package's source, torch's version and
-this file, so a build in which none of those changed does not import torch. The widget carries them in a
+this file (:func:`numbers_key`), so a build in which none of those changed does
+not import torch. The widget carries them in a
 JSON data island, so it works from ``file://`` without fetching anything. Its
 HTML stands on its own: without JavaScript the reader sees the full weight
 matrix of every state as tables (``.ax-static``); ``explorer.js`` hides them and
@@ -279,8 +280,8 @@ def numbers_key() -> str:
     """The key of :func:`published`'s numbers: everything that decides them.
 
     The package's source (every ``.py`` file of it), torch's version, this
-    hook's source, and the CPU code path torch runs on (the machine, its CPU,
-    ``ATEN_CPU_CAPABILITY``), and Python's version.
+    hook's source, Python's version, and the CPU code path torch runs on (the
+    machine, its CPU, ``ATEN_CPU_CAPABILITY``).
     """
     root, sources = _package_sources()
     return build_cache.key(
