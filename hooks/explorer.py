@@ -10,7 +10,10 @@ the build). Python-Markdown keeps the comment in the page's HTML, where
 there, so it is never taken for one.
 
 Every number is computed here, at build time, by the package (:func:`states`),
-and printed with 4 decimals as torch prints it. The widget carries them in a
+and printed with 4 decimals as torch prints it. The printed numbers are cached
+on disk (:func:`published`), keyed by the package's source, torch's version and
+this file (:func:`numbers_key`), so a build in which none of those changed does
+not import torch. The widget carries them in a
 JSON data island, so it works from ``file://`` without fetching anything. Its
 HTML stands on its own: without JavaScript the reader sees the full weight
 matrix of every state as tables (``.ax-static``); ``explorer.js`` hides them and
@@ -25,8 +28,14 @@ its text is tables of numbers and button labels.
 
 import functools
 import html
+import importlib.metadata
+import importlib.util
 import json
+import os
+import platform
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +45,11 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
+
+try:  # MkDocs loads a hook from its file, with hooks/ on sys.path while it does
+    import build_cache
+except ModuleNotFoundError:  # imported as hooks.explorer (the tests)
+    from hooks import build_cache
 
 if TYPE_CHECKING:
     import torch
@@ -244,6 +258,90 @@ def data(view: str) -> dict:
     return {"states": out}
 
 
+def _package_sources() -> tuple[Path, list[Path]]:
+    """The package's folder and every Python file in it, found without importing it (nor torch)."""
+    spec = importlib.util.find_spec("attention_notes")
+    if spec is None or not spec.submodule_search_locations:
+        raise PluginError("attention explorer: the package attention_notes is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root, sorted(root.rglob("*.py"))
+
+
+def _cpu() -> str:
+    """The CPU's model, where the system says it: torch's kernels, and so the last digits, follow the CPU."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        return platform.processor()
+
+
+def numbers_key() -> str:
+    """The key of :func:`published`'s numbers: everything that decides them.
+
+    The package's source (every ``.py`` file of it), torch's version, this
+    hook's source, Python's version, and the CPU code path torch runs on (the
+    machine, its CPU, ``ATEN_CPU_CAPABILITY``).
+    """
+    root, sources = _package_sources()
+    return build_cache.key(
+        "explorer",
+        build_cache.files_key(root, sources),
+        importlib.metadata.version("torch"),
+        Path(__file__).read_bytes(),
+        platform.machine(),
+        _cpu(),
+        os.environ.get("ATEN_CPU_CAPABILITY", ""),
+        sys.version_info[:2],
+    )
+
+
+def compute() -> dict:
+    """Every view's numbers as the widget shows them, from the package (this imports torch)."""
+    from attention_notes.data import TOKENS
+
+    return {
+        "tokens": list(TOKENS),
+        "views": {view: {"first": states(view)[1], **data(view)} for view in VIEWS},
+    }
+
+
+def _compute_afresh() -> str:
+    """:func:`compute`'s numbers as JSON, computed by a new Python process.
+
+    Not in this one: `mkdocs serve` keeps its modules between rebuilds, so a
+    package imported here before its source changed would give the old numbers
+    under the new source's key, and the cache would keep them.
+    """
+    done = subprocess.run(
+        [sys.executable, __file__], capture_output=True, text=True, encoding="utf-8", check=False
+    )
+    if done.returncode != 0:
+        raise PluginError(f"attention explorer: computing the numbers failed:\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def published(cache: "build_cache.Cache | None" = None) -> dict:
+    """:func:`compute`'s numbers, read from ``cache`` when they are there, else computed and written to it.
+
+    ``{"tokens": [...], "views": {view: {"first": index, "states": [...]}}}``,
+    the states as :func:`data` gives them.
+    """
+    entry = numbers_key()
+    if entry not in _published:
+        text = cache.read(entry) if cache is not None else None
+        if text is None:
+            text = _compute_afresh()
+            if cache is not None:
+                cache.write(entry, text)
+        _published[entry] = json.loads(text)
+    return _published[entry]
+
+
+# Numbers read or computed in this process, by key (`mkdocs serve` keeps them between rebuilds).
+_published: dict[str, dict] = {}
+
+
 def page_language(page: Page) -> str:
     """The page's language: mkdocs-static-i18n's locale of its source file, else the file's suffix."""
     locale = getattr(page.file, "locale", None)
@@ -309,27 +407,30 @@ def _toolbar(cls: str, label: str, names, pressed: int) -> str:
     )
 
 
-def widget(view: str, lang: str) -> str:
-    """The explorer of ``view`` in ``lang``: static tables, the interactive part (hidden), the data."""
-    from attention_notes.data import TOKENS
+def widget(view: str, lang: str, numbers: dict | None = None) -> str:
+    """The explorer of ``view`` in ``lang``: static tables, the interactive part (hidden), the data.
 
+    ``numbers`` are :func:`published`'s (computed if not given).
+    """
     if view not in VIEWS:
         raise PluginError(
             f"attention explorer: unknown view {view!r}; the views are {', '.join(map(repr, VIEWS))}"
         )
+    numbers = numbers if numbers is not None else published()
+    tokens = numbers["tokens"]
     t, v = TEXT[lang], TEXT[lang]["views"][view]
-    _, first = states(view)
-    payload = {**data(view), "status": t["status"]}
+    first = numbers["views"][view]["first"]
+    payload = {"states": numbers["views"][view]["states"], "status": t["status"]}
     state, query, labels = payload["states"][first], FIRST_TOKEN, v["states"]
     tables = "".join(
-        _table(TOKENS, s["weights"], t["table"].format(state=labels[i]), t["query_key"])
+        _table(tokens, s["weights"], t["table"].format(state=labels[i]), t["query_key"])
         for i, s in enumerate(payload["states"])
     )
-    status = t["status"].format(token=TOKENS[query], state=labels[first])
+    status = t["status"].format(token=tokens[query], state=labels[first])
     vectors = _vector(v["context"], state["context"][query], "data-context")
     if "output" in state:
         vectors += _vector(v["output"], state["output"][query], "data-output")
-    rows = _rows(TOKENS, state, query, t["masked"])
+    rows = _rows(tokens, state, query, t["masked"])
     island = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return "".join(
         [
@@ -339,7 +440,7 @@ def widget(view: str, lang: str) -> str:
             f'<div class="ax-static" role="region" aria-label="{_e(t["scroll"])}" tabindex="0">',
             f"{tables}</div>",
             '<div class="ax-live" hidden>',
-            _toolbar("ax-tokens", t["tokens"], TOKENS, query),
+            _toolbar("ax-tokens", t["tokens"], tokens, query),
             _toolbar("ax-states", v["group"], labels, first),
             f'<p class="ax-status" aria-live="polite">{_e(status)}</p>',
             f'<ol class="ax-bars" aria-label="{_e(t["weights"])}">{rows}</ol>',
@@ -369,10 +470,11 @@ def on_page_content(output: str, page: Page, config: MkDocsConfig, files: Files)
     if "attention-explorer" not in output:
         return output
     lang = page_language(page)
+    cache = build_cache.Cache.for_site(config, "explorer")
 
     def replace(m: re.Match) -> str:
         try:
-            return widget(m["view"], lang)
+            return widget(m["view"], lang, published(cache))
         except PluginError as err:
             raise PluginError(f"{page.file.src_uri}: {err}") from None
 
@@ -389,3 +491,7 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     stylesheet, script = urls
     output = output.replace("</head>", f'<link rel="stylesheet" href="{_e(stylesheet)}">\n</head>', 1)
     return output.replace("</body>", f'<script src="{_e(script)}" defer></script>\n</body>', 1)
+
+
+if __name__ == "__main__":  # _compute_afresh's process
+    print(json.dumps(compute()))  # ASCII, whatever the locale

@@ -13,8 +13,8 @@ formulas as ``<span class="arithmatex">\\(...\\)</span>`` and
 ``<div class="arithmatex">\\[...\\]</div>``. Notebook pages: nbconvert's
 Markdown renderer (mistune with nbconvert's maths rules) is made to wrap them
 the same way (:func:`_mark_notebook_maths`). Rendering runs KaTeX under Node.js
-(tools/katex_render.js), once per page; a formula KaTeX cannot parse fails the
-build.
+(tools/katex_render.js), once per page, for the formulas that are not in the
+cache yet (:func:`_render`); a formula KaTeX cannot parse fails the build.
 
 The maths is rendered as soon as a page's HTML exists (``on_page_content``),
 so everything made from that HTML gets MathML, not TeX: Material's search
@@ -35,6 +35,11 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.pages import Page
 
+try:  # MkDocs loads a hook from its file, with hooks/ on sys.path while it does
+    import build_cache
+except ModuleNotFoundError:  # imported as hooks.maths (the tests)
+    from hooks import build_cache
+
 RENDERER = Path(__file__).resolve().parent.parent / "tools" / "katex_render.js"
 # KaTeX wraps its MathML in <span class="katex"> ... the tests look for that class.
 ARITHMATEX = re.compile(
@@ -44,6 +49,9 @@ ARITHMATEX = re.compile(
 # elements marked data-search-exclude (and strips the mark from the page).
 TEX_ANNOTATION = '<annotation encoding="application/x-tex">'
 SEARCH_SKIPS_TEX = '<annotation encoding="application/x-tex" data-search-exclude="tex">'
+# KaTeX, as tools/katex_render.js loads it.
+KATEX = RENDERER.parent / "vendor" / "katex" / "katex.min.js"
+# Formulas rendered in this process (`mkdocs serve` keeps it between rebuilds).
 _cache: dict[tuple[str, bool], str] = {}
 
 
@@ -82,16 +90,45 @@ def _mark_notebook_maths() -> None:
     )
 
 
+_disk: build_cache.Cache | None = None
+_renderer_key = ""
+
+
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    global _disk, _renderer_key
     _mark_notebook_maths()
+    _disk = build_cache.Cache.for_site(config, "maths")
+    _renderer_key = renderer_key()
     return config
 
 
 # ---- rendering ------------------------------------------------------------------
 
 
+def renderer_key(katex: Path = KATEX, renderer: Path = RENDERER) -> str:
+    """What decides how every formula renders: KaTeX's code and the renderer's (its options)."""
+    return build_cache.key("katex", katex.read_bytes(), renderer.read_bytes())
+
+
+def formula_key(tex: str, display: bool, renderer: str) -> str:
+    """The cache key of one formula's markup: the renderer's key, the display mode and the TeX."""
+    return build_cache.key("formula", renderer, display, tex)
+
+
 def _render(formulas: list[tuple[str, bool]], where: str) -> None:
-    todo = sorted({f for f in formulas if f not in _cache})
+    """Put the markup of ``formulas`` in :data:`_cache`: from the disk cache, else from KaTeX.
+
+    Only formulas found in neither cache go to Node.js (one process for the
+    page); a build with every formula cached starts none. What KaTeX returns is
+    cached; a formula it rejects fails the build and is cached nowhere.
+    """
+    todo = []
+    for tex, display in sorted({f for f in formulas if f not in _cache}):
+        markup = _disk.read(formula_key(tex, display, _renderer_key)) if _disk else None
+        if markup is None:
+            todo.append((tex, display))
+        else:
+            _cache[tex, display] = markup
     if not todo:
         return
     node = shutil.which("node")
@@ -102,7 +139,10 @@ def _render(formulas: list[tuple[str, bool]], where: str) -> None:
     )
     if done.returncode != 0:
         raise PluginError(f"KaTeX could not render a formula on {where}:\n{done.stderr.strip()}")
-    _cache.update(zip(todo, json.loads(done.stdout), strict=True))
+    for (tex, display), markup in zip(todo, json.loads(done.stdout), strict=True):
+        _cache[tex, display] = markup
+        if _disk is not None:
+            _disk.write(formula_key(tex, display, _renderer_key), markup)
 
 
 def on_page_content(output: str, page: Page, config: MkDocsConfig, files) -> str:

@@ -15,19 +15,31 @@ Two known breakages of this stack, fixed where they start:
    anchor, as the Markdown pages do (``## 結果 {#results}``); the patches
    below make both the rendered heading and the table of contents use it.
    Headings without one get a Unicode-aware slug, never an empty id.
+
+Three more keep warm builds quick: the converted notebooks are cached on disk
+(``.cache/notebooks``, :func:`conversion_key`), the plugin no longer reads every
+Markdown page with jupytext to find out that it is not a notebook
+(:func:`_include_first`), and the cut-down stylesheet is cached on disk
+(``.cache/notebook-css``, :func:`shrink_key`).
 """
 
 import functools
-import hashlib
 import html
+import importlib.metadata
+import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import mkdocs.utils
 import tinycss2
 from mkdocs.config.defaults import MkDocsConfig
 
 import markdown
+
+try:  # MkDocs loads a hook from its file, with hooks/ on sys.path while it does
+    import build_cache
+except ModuleNotFoundError:  # imported as hooks.notebooks (the tests)
+    from hooks import build_cache
 
 NOTEBOOK = ".ipynb"
 EXPLICIT = re.compile(r"\s*\{#([A-Za-z0-9_-]+)\}\s*$")
@@ -70,26 +82,115 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
     IPythonRenderer.heading = _heading
     mkdocs_jupyter.plugin._get_markdown_toc = _markdown_toc
-    key = mkdocs_jupyter.plugin._compute_cache_key
-    mkdocs_jupyter.plugin._compute_cache_key = _cache_key(getattr(key, "__wrapped__", key))
+    global _conversions
+    _conversions = build_cache.Cache.for_site(config, "notebooks")
+    nb2html = mkdocs_jupyter.convert.nb2html
+    mkdocs_jupyter.convert.nb2html = _cached_nb2html(getattr(nb2html, "__wrapped__", nb2html))
+    toc = mkdocs_jupyter.plugin._get_nb_toc_tokens
+    mkdocs_jupyter.plugin._get_nb_toc_tokens = _cached_toc(getattr(toc, "__wrapped__", toc))
+    include = mkdocs_jupyter.plugin.Plugin.should_include
+    mkdocs_jupyter.plugin.Plugin.should_include = _include_first(getattr(include, "__wrapped__", include))
     return config
 
 
-def _cache_key(key):
-    """mkdocs-jupyter's cache key, which also changes when a hook changes.
+def _include_first(should_include):
+    """mkdocs-jupyter's ``should_include``, which first looks at its ``include`` patterns.
 
-    The cache holds the converted notebook, and these hooks change the
-    conversion (headings and table of contents here, maths in hooks/maths.py);
-    keyed on the notebook and the plugin's options alone, a cached page would
-    hide a change to a hook until the notebook itself changed.
+    The plugin reads every ``.md`` file with jupytext (a notebook may be written
+    in Markdown) before it looks at the patterns, for every file, several times
+    per build and language: over a second of a warm build, for pages that
+    ``include: ["*.ipynb"]`` rules out anyway. A file is included only if a
+    pattern matches, so the answer is the same.
     """
-    hooks = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py"))))
 
-    @functools.wraps(key)
-    def with_hooks(nb_path, config, exec_nb) -> str:
-        return hashlib.sha256(f"{key(nb_path, config, exec_nb)}:{hooks.hexdigest()}".encode()).hexdigest()
+    @functools.wraps(should_include)
+    def patterns_first(self, file) -> bool:
+        if file.abs_src_path is None:
+            return False
+        path = PurePath(file.abs_src_path)
+        if not any(path.match(pattern) for pattern in self.config["include"]):
+            return False
+        return should_include(self, file)
 
-    return with_hooks
+    return patterns_first
+
+
+# ---- the converted notebooks, cached ----------------------------------------------
+#
+# mkdocs-jupyter's own cache (its `cache` option, off in mkdocs.yml) never hit
+# here: after each build it deletes the entries the build did not use, and
+# mkdocs-static-i18n runs each language as a build of its own, so the Japanese
+# build deleted the English notebook's entry and the other way round. It also
+# writes its entries in place, so a build running at the same time (the tests
+# build the site and the offline bundle in parallel) could read half of one.
+# The plugin's two conversions are cached here instead, in .cache/notebooks,
+# with atomic writes, keyed by the notebook, the options, the hooks (which
+# change the conversion: headings and table of contents here, maths in
+# hooks/maths.py) and the converters' versions.
+
+# What converts a notebook, besides the hooks: a new version of any may change the page.
+CONVERTERS = (
+    "mkdocs-jupyter",
+    "nbconvert",
+    "nbformat",
+    "jupytext",
+    "mistune",
+    "Pygments",
+    "jupyterlab_pygments",
+    "Markdown",
+    "pymdown-extensions",
+)
+_conversions: build_cache.Cache | None = None
+
+
+@functools.cache
+def converters_key() -> str:
+    """The key of the hooks' sources and the converters' versions."""
+    hooks = Path(__file__).parent
+    return build_cache.key(
+        build_cache.files_key(hooks, hooks.glob("*.py")),
+        *(importlib.metadata.version(name) for name in CONVERTERS),
+    )
+
+
+def conversion_key(kind: str, nb_path: str, *options) -> str:
+    """The cache key of one conversion of the notebook at ``nb_path``."""
+    return build_cache.key(kind, Path(nb_path).read_bytes(), *map(repr, options), converters_key())
+
+
+def _cached(kind: str, convert, nb_path: str, *options):
+    if _conversions is None:
+        return convert()
+    entry = conversion_key(kind, nb_path, *options)
+    text = _conversions.read(entry)
+    if text is None:
+        result = convert()
+        _conversions.write(entry, json.dumps(result, ensure_ascii=False))
+        return result
+    return json.loads(text)
+
+
+def _cached_nb2html(nb2html):
+    """mkdocs-jupyter's ``convert.nb2html``, cached unless it executes the notebook."""
+
+    @functools.wraps(nb2html)
+    def cached(nb_path, **options) -> str:
+        if options.get("execute"):
+            return nb2html(nb_path, **options)
+        return _cached("nb2html", lambda: nb2html(nb_path, **options), nb_path, sorted(options.items()))
+
+    return cached
+
+
+def _cached_toc(toc_tokens):
+    """mkdocs-jupyter's ``_get_nb_toc_tokens`` (the table of contents and the title), cached."""
+
+    @functools.wraps(toc_tokens)
+    def cached(nb_path, toc_depth) -> tuple[list, str | None]:
+        tokens, title = _cached("toc", lambda: list(toc_tokens(nb_path, toc_depth)), nb_path, toc_depth)
+        return tokens, title
+
+    return cached
 
 
 # ---- 3. page weight ------------------------------------------------------------
@@ -226,15 +327,33 @@ def shrink_css(css: str, classes: set[str]) -> str:
     return _serialize(kept, _used_properties(kept))
 
 
+def shrink_key(css: str, classes: set[str]) -> str:
+    """The cache key of :func:`shrink_css`'s result: the stylesheet, the classes, tinycss2 and this file."""
+    return build_cache.key(
+        "shrink_css",
+        css,
+        " ".join(sorted(classes)),
+        importlib.metadata.version("tinycss2"),
+        Path(__file__).read_bytes(),
+    )
+
+
 def on_post_page(output: str, page, config: MkDocsConfig) -> str:
     if not page.file.src_uri.endswith(NOTEBOOK) or "jupyter-wrapper" not in output:
         return output
     classes = {c for attr in CLASS_ATTR.findall(output) for c in attr.split()}
     classes |= {"jupyter-wrapper"}
+    # Parsing the stylesheet takes about half a second a page; the result is cached on disk.
+    cache = build_cache.Cache.for_site(config, "notebook-css")
 
     def shrink(m: re.Match) -> str:
         if len(m.group(2)) < 20_000:
             return m.group(0)
-        return m.group(1) + shrink_css(m.group(2), classes) + m.group(3)
+        entry = shrink_key(m.group(2), classes)
+        css = cache.read(entry)
+        if css is None:
+            css = shrink_css(m.group(2), classes)
+            cache.write(entry, css)
+        return m.group(1) + css + m.group(3)
 
     return STYLE.sub(shrink, output)
