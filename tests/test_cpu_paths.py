@@ -39,7 +39,11 @@ def snippets() -> list[tuple[str, str, str]]:
 def test_every_snippet_prints_its_output_on_another_cpu_path(cpu_path: str, tmp_path: Path):
     blocks = snippets()
     assert len(blocks) >= 60, "fewer snippets than the pages have: is extraction broken?"
-    server = ForkServer(tmp_path, env={**os.environ, "ATEN_CPU_CAPABILITY": cpu_path})
+    # One thread, as the test worker has: two workers share two cores, and a
+    # thread per core would fight the other worker for it. (No printed output
+    # depends on it: the snippets' tensors are too small for torch to split.)
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": cpu_path, "OMP_NUM_THREADS": "1"}
+    server = ForkServer(tmp_path, env=env)
     failed = []
     with server as run:
         # The path asked for is the path taken: an ignored variable would test nothing.
