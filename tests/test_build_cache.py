@@ -24,37 +24,15 @@ from mkdocs.exceptions import PluginError
 from attention_notes.data import TOKENS, journey_inputs
 from attention_notes.simple_attention import all_scores, context_vectors, scores_to_weights
 from tests.conftest import ROOT
+from tests.test_hooks import small_site_config
 
 FIXTURES = ROOT / "tests" / "fixtures" / "hooks" / "docs"
 HOOKS = ROOT / "hooks"
 ISLAND = re.compile(r'<script type="application/json" class="ax-data">(.*?)</script>', re.S)
 # Every hook that caches, with the plugins whose work they cache (search, notebooks).
-CONFIG = f"""
-site_name: Caches
-theme:
-  name: material
-  font: false
-plugins:
-  - search
-  - mkdocs-jupyter:
-      include: ["*.ipynb"]
-      execute: false
-      include_requirejs: false
-      custom_mathjax_url: "data:text/javascript,"
-      cache: false
-markdown_extensions:
-  - attr_list
-  - toc:
-      permalink: true
-  - pymdownx.arithmatex:
-      generic: true
-hooks:
-  - {HOOKS / "notebooks.py"}
-  - {HOOKS / "maths.py"}
-  - {HOOKS / "explorer.py"}
-  - {HOOKS / "search_sections.py"}
-  - {HOOKS / "templates.py"}
-"""
+CONFIG = small_site_config(
+    "Caches", ["notebooks.py", "maths.py", "explorer.py", "search_sections.py", "templates.py"]
+)
 CACHES = {"maths", "explorer", "notebooks", "notebook-css", "search", "jinja"}
 
 

@@ -21,9 +21,14 @@ from hooks.notebooks import shrink_css
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "hooks"
-# What the project's mkdocs.yml says about notebooks and maths, and nothing else.
-CONFIG = f"""
-site_name: Hooks
+
+
+def small_site_config(name: str, hooks: list[str]) -> str:
+    """What the project's mkdocs.yml says about notebooks and maths, and nothing else, with ``hooks``
+    (file names in hooks/)."""
+    listed = "".join(f"  - {ROOT / 'hooks' / hook}\n" for hook in hooks)
+    return f"""
+site_name: {name}
 theme:
   name: material
   font: false
@@ -42,9 +47,10 @@ markdown_extensions:
   - pymdownx.arithmatex:
       generic: true
 hooks:
-  - {ROOT / "hooks" / "notebooks.py"}
-  - {ROOT / "hooks" / "maths.py"}
-"""
+{listed}"""
+
+
+CONFIG = small_site_config("Hooks", ["notebooks.py", "maths.py"])
 ANNOTATION = re.compile(r'<annotation encoding="application/x-tex">(.*?)</annotation>')
 
 

@@ -295,24 +295,28 @@ def test_axe_finds_nothing_and_nothing_overflows(tabs, server, site, green, lang
         assert not tab.outside, tab.outside
 
 
-@pytest.mark.parametrize(("lang", "path", "view"), CASES, ids=IDS)
-def test_without_javascript_the_tables_show_every_weight(browser, server, site, green, lang, path, view):
-    green.check(site, built_page(site, lang, path), data=_want(view))
+@pytest.fixture(scope="module")
+def no_js_page(browser):
+    """One page of a context with JavaScript off, on a phone, shared by the no-JS checks."""
     context = browser.new_context(java_script_enabled=False, **PHONE)
-    try:
-        page = context.new_page()
-        page.goto(page_url(server, lang, path), wait_until="load")
-        root = page.locator(WIDGET)
-        assert not root.locator(".ax-live").is_visible()
-        tables = root.locator("table.ax-table")
-        want = _want(view)
-        assert tables.count() == len(want)
-        for i, state in enumerate(want):
-            assert tables.nth(i).is_visible()
-            cells = tables.nth(i).locator("td:not(.ax-corner)").all_inner_texts()
-            assert cells == [n for row in state["weights"] for n in row]
-        # The tables scroll inside their own box on a phone; the page does not.
-        width, screen = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width <= screen
-    finally:
-        context.close()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.mark.parametrize(("lang", "path", "view"), CASES, ids=IDS)
+def test_without_javascript_the_tables_show_every_weight(no_js_page, server, site, green, lang, path, view):
+    green.check(site, built_page(site, lang, path), data=_want(view))
+    page = no_js_page
+    page.goto(page_url(server, lang, path), wait_until="load")
+    root = page.locator(WIDGET)
+    assert not root.locator(".ax-live").is_visible()
+    tables = root.locator("table.ax-table")
+    want = _want(view)
+    assert tables.count() == len(want)
+    for i, state in enumerate(want):
+        assert tables.nth(i).is_visible()
+        cells = tables.nth(i).locator("td:not(.ax-corner)").all_inner_texts()
+        assert cells == [n for row in state["weights"] for n in row]
+    # The tables scroll inside their own box on a phone; the page does not.
+    width, screen = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= screen
