@@ -25,6 +25,8 @@ import torch
 from filelock import FileLock
 from hypothesis import settings
 
+from tests import unchanged
+
 ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("default", deadline=None, max_examples=60, derandomize=True)
@@ -43,11 +45,22 @@ torch.set_num_threads(1)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    # A module marked `inputs` is skipped while none of its inputs changed since it passed.
+    marker = item.get_closest_marker("inputs")
+    if marker is not None:
+        unchanged.skip_if_green(item, unchanged.inputs_key(item, [ROOT / path for path in marker.args]))
     if type(item).__name__ == "TestBlock":  # a pytest-codeblocks item
         torch.manual_seed(_UNUSED_SEED)
         torch.set_printoptions(profile="default")
         torch.set_default_dtype(torch.float32)
         torch.set_grad_enabled(True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    unchanged.record(item, report)  # a test that passed under a key of its inputs (tests/unchanged.py)
+    return report
 
 
 def build_site(out: Path, offline: bool = False) -> Path:
@@ -132,6 +145,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "cpu_path: runs under another ATen CPU code path, only when CPU_PATHS names it"
+    )
+    config.addinivalue_line(
+        "markers",
+        "inputs(*paths): the files (or folders) besides its own module that decide the test; a warm "
+        "run skips it while they are unchanged since it passed (tests/unchanged.py)",
     )
     unknown = [p for p in cpu_paths_asked() if p not in KNOWN_CPU_PATHS]
     if unknown:

@@ -23,6 +23,9 @@ from attention_notes.lab.benchmark import (
 )
 from attention_notes.performance import load_benchmark, load_multihead
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _frozen_heap():

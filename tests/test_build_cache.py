@@ -26,6 +26,18 @@ from attention_notes.simple_attention import all_scores, context_vectors, scores
 from tests.conftest import ROOT
 from tests.test_hooks import small_site_config
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs(
+    "hooks",
+    "tools/katex_render.js",
+    "tools/vendor",
+    "tests/fixtures/hooks",
+    "src/attention_notes",
+    "docs/assets/javascripts/explorer.js",
+    "docs/assets/stylesheets/explorer.css",
+    "tests/test_hooks.py",
+)
+
 FIXTURES = ROOT / "tests" / "fixtures" / "hooks" / "docs"
 HOOKS = ROOT / "hooks"
 ISLAND = re.compile(r'<script type="application/json" class="ax-data">(.*?)</script>', re.S)

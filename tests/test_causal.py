@@ -10,6 +10,9 @@ from attention_notes.causal import CausalAttention, causal_mask
 from attention_notes.data import journey_inputs
 from tests.strategies import sequences, tensors
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 
 def make(d_in=3, d_out=2, context_length=6, dropout=0.0, qkv_bias=False, seed=123):
     torch.manual_seed(seed)

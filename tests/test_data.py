@@ -5,6 +5,9 @@ import torch
 
 from attention_notes import TOKENS, journey_inputs, simple_self_attention
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 
 def test_tokens_and_shape():
     inputs = journey_inputs()

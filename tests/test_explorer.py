@@ -315,6 +315,16 @@ hooks:
 """
 
 
+# The two builds below depend on the hook, the package and the widget's files, not on the pages:
+# a warm run skips them while those are unchanged since they passed (tests/unchanged.py).
+BUILD_INPUTS = pytest.mark.inputs(
+    "hooks",
+    "src/attention_notes",
+    "docs/assets/javascripts/explorer.js",
+    "docs/assets/stylesheets/explorer.css",
+)
+
+
 def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess:
     docs = tmp_path / "docs"
     for asset in ("javascripts/explorer.js", "stylesheets/explorer.css"):
@@ -333,6 +343,7 @@ def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess:
     )
 
 
+@BUILD_INPUTS
 def test_an_unknown_view_fails_the_build(tmp_path: Path):
     done = _build(tmp_path, "# Page\n\n<!-- attention-explorer: transformer -->\n")
     assert done.returncode != 0
@@ -340,6 +351,7 @@ def test_an_unknown_view_fails_the_build(tmp_path: Path):
     assert "index.md" in done.stderr
 
 
+@BUILD_INPUTS
 def test_a_marker_in_a_code_block_is_shown_not_replaced(tmp_path: Path):
     page = (
         "# Page\n\n```text\n<!-- attention-explorer: causal -->\n```\n\n<!-- attention-explorer: causal -->\n"

@@ -22,6 +22,9 @@ from attention_notes.lab.figures.diagrams import ALIGNED
 from attention_notes.lab.figures.weights import load_toy_weights
 from attention_notes.simple_attention import simple_self_attention
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes", "docs/assets/figures")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_DIR = ROOT / "docs/assets/figures"
 DIAGRAMS = ("encoder-decoder", "bahdanau-step", "toy-weights")

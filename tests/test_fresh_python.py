@@ -8,6 +8,9 @@ import pytest
 
 from tests.fresh_python import ForkServer
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("tests/fresh_python.py")
+
 SEEDED = "import torch\ntorch.manual_seed(123)\nprint(torch.rand(3))\nprint(__name__)\n"
 UNSEEDED = (
     "import random\nimport numpy\nimport torch\nprint(torch.rand(3), random.random(), numpy.random.rand())\n"

@@ -20,6 +20,9 @@ from hooks.notebooks import shrink_css
 
 from tests.conftest import ROOT
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("hooks", "tools/katex_render.js", "tools/vendor", "tests/fixtures/hooks")
+
 FIXTURES = ROOT / "tests" / "fixtures" / "hooks"
 
 

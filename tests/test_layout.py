@@ -20,6 +20,9 @@ import pytest
 import attention_notes
 from tests.fresh_python import ForkServer
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes", "tests/fresh_python.py")
+
 PACKAGE = Path(attention_notes.__file__).resolve().parent
 LAB = "attention_notes.lab"
 # Every top-level module or sub-package but the lab, and the package itself: what readers import.

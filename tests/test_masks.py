@@ -9,6 +9,9 @@ import attention_notes
 from attention_notes import causal
 from attention_notes.masks import causal_mask
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 
 def test_causal_mask_blocks_exactly_the_later_keys():
     mask = causal_mask(4)

@@ -11,6 +11,9 @@ from attention_notes.data import journey_inputs
 from attention_notes.multihead import MultiHeadAttention, MultiHeadAttentionWrapper
 from tests.strategies import tensors
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 
 def book_batch():
     inputs = journey_inputs()

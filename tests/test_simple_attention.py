@@ -20,6 +20,9 @@ from attention_notes import (
 )
 from tests.strategies import sequences, tensors
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 
 @given(sequences(batched=False), st.data())
 def test_query_scores_loop_and_vectorised_agree(inputs, data):

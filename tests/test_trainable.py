@@ -13,6 +13,9 @@ from attention_notes import journey_inputs
 from attention_notes.trainable import SelfAttention, SelfAttentionV1
 from tests.strategies import sequences
 
+# A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
+pytestmark = pytest.mark.inputs("src/attention_notes")
+
 MODULES = [SelfAttentionV1, SelfAttention]
 
 

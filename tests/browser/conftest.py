@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.green import Green, record
+from tests.browser.green import Green
 from tests.conftest import ROOT
 
 CHROMIUM_ARGS = [
@@ -89,13 +89,6 @@ def browser():
 def green(request, browser) -> Green:
     """Skips a check whose inputs are unchanged since it last passed (tests/browser/green.py)."""
     return Green(request.node, browser.executable)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call):
-    report = yield
-    record(item, report)
-    return report
 
 
 class _Server(ThreadingHTTPServer):

@@ -5,14 +5,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.browser import green as green_module
-from tests.browser.green import KEY, Green, assets_digest, record
+from tests import unchanged
+from tests.browser.green import Green, assets_digest
+from tests.unchanged import KEY, record
 
 
 @pytest.fixture
 def built(tmp_path: Path, monkeypatch) -> Path:
     """A tiny built site: two pages, an asset, a search index; records kept under tmp_path."""
-    monkeypatch.setattr(green_module, "GREEN", tmp_path / "green")
+    monkeypatch.setattr(unchanged, "GREEN", tmp_path / "green")
     monkeypatch.delenv("CI", raising=False)
     site = tmp_path / "site"
     for name, text in {
@@ -26,11 +27,11 @@ def built(tmp_path: Path, monkeypatch) -> Path:
     return site
 
 
-def _check(site: Path, *files: Path, nodeid: str = "t[ja:a/]", data: object = None) -> str | None:
+def _check(site: Path, *files: Path, nodeid: str = "t[ja:a/]", package: bool = False) -> str | None:
     """The key the check remembers, or None if it was skipped as green."""
     item = SimpleNamespace(nodeid=nodeid, stash=pytest.Stash())
     try:
-        Green(item, None).check(site, *files, data=data)
+        Green(item, None).check(site, *files, package=package)
     except pytest.skip.Exception:
         return None
     key = item.stash[KEY]
@@ -43,7 +44,7 @@ def test_a_check_is_skipped_only_while_every_input_is_unchanged(built: Path):
     assert _check(built, page) is not None  # first run: drives the browser
     assert _check(built, page) is None  # unchanged: green
     assert _check(built, page, nodeid="t[en:a/]") is not None  # another check
-    assert _check(built, page, data=[1]) is not None  # other expected numbers
+    assert _check(built, page, package=True) is not None  # the package's numbers are an input too
     page.write_text("page a, edited")
     assert _check(built, page) is not None  # its page changed
     assert _check(built, page) is None
