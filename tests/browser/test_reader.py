@@ -188,10 +188,9 @@ TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 def test_page(tabs, server, site, green, lang, path):
     # The search index is loaded (and its size reported) but decides none of the checks.
     green.check(site, built_page(site, lang, path))
-    # The search worker gets an empty index (Tab's search=False): building the
-    # real one costs a second of CPU a page and decides none of these checks.
-    # The request for the index is still made, and its served size reported.
-    tab = tabs("desktop", search=False, **DESKTOP)
+    # The real search index: the search worker loads the scripts its language
+    # needs once it has one, and they count in the page's weight.
+    tab = tabs("desktop", **DESKTOP)
     tab.outside.clear()
     page = tab.visit(page_url(server, lang, path), until_search_index=True)
 
