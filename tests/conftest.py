@@ -140,8 +140,8 @@ def cpu_paths_asked() -> tuple[str, ...]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "machine_dependent: the result depends on the CPU's vector kernels; `make test-cpu-paths` "
-        "runs these again under other ATEN_CPU_CAPABILITY values",
+        "machine_dependent: the result depends on the CPU's vector kernels; the cpu_path tests "
+        "(`make test-cpu-paths`, CPU_PATHS in CI) run these again under other ATEN_CPU_CAPABILITY values",
     )
     config.addinivalue_line(
         "markers", "cpu_path: runs under another ATen CPU code path, only when CPU_PATHS names it"
