@@ -6,8 +6,9 @@ reads, and its own code. Two kinds of test name theirs:
 - a module of package tests marks itself ``pytest.mark.inputs("src/attention_notes", ...)``:
   its inputs are those paths (files, or every file below a folder), its own
   source, the shared test code (tests/conftest.py, tests/strategies.py, this
-  file) and the pins (pyproject.toml, constraints.txt, so a new torch runs
-  everything again);
+  file), the pins (pyproject.toml, constraints.txt, so a new torch runs
+  everything again), the Python version and CPU, and the environment's
+  ``HYPOTHESIS_PROFILE`` and ``ATEN_CPU_CAPABILITY``;
 - a browser check calls tests/browser/green.py, which adds the built files it
   loads, the site's assets and the browser's version.
 
@@ -73,12 +74,29 @@ def skip_if_green(item: pytest.Item, key: str) -> None:
     item.stash[KEY] = key
 
 
+# Settings in the environment that change what a test does or finds: hypothesis's
+# profile (how many examples), the ATen code path (which vector kernels).
+ENVIRONMENT = ("HYPOTHESIS_PROFILE", "ATEN_CPU_CAPABILITY")
+
+
+@functools.cache
+def _machine() -> bytes:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(
+            line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.python_version()} {cpu}".encode()
+
+
 def inputs_key(item: pytest.Item, paths: Iterable[Path]) -> str:
-    """The key of a test marked ``inputs``: its id, its module, ``paths`` and :data:`SHARED`."""
+    """The key of a test marked ``inputs``: its id, its module, ``paths``, :data:`SHARED`, the
+    Python version and CPU, and the settings of :data:`ENVIRONMENT`."""
     every = sorted({Path(item.path), *SHARED, *paths})
-    return digest(
-        item.nodeid.encode(), platform.python_version().encode(), *(tree_digest(p).encode() for p in every)
-    )
+    settings = repr([os.environ.get(name) for name in ENVIRONMENT]).encode()
+    return digest(item.nodeid.encode(), _machine(), settings, *(tree_digest(p).encode() for p in every))
 
 
 def record(item: pytest.Item, report: pytest.TestReport) -> None:

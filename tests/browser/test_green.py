@@ -81,3 +81,16 @@ def test_the_search_index_and_pages_are_not_assets(built: Path):
     (built / "a" / "index.html").write_text("changed")
     assert assets_digest(built) == before
     assets_digest.cache_clear()
+
+
+def test_a_package_test_runs_again_under_another_profile_or_cpu_path(monkeypatch):
+    item = SimpleNamespace(
+        nodeid="tests/test_softmax.py::t", path=unchanged.ROOT / "tests" / "test_softmax.py"
+    )
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    base = unchanged.inputs_key(item, [])
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "thorough")
+    thorough = unchanged.inputs_key(item, [])
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    assert len({base, thorough, unchanged.inputs_key(item, [])}) == 3
