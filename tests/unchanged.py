@@ -81,14 +81,9 @@ ENVIRONMENT = ("HYPOTHESIS_PROFILE", "ATEN_CPU_CAPABILITY")
 
 @functools.cache
 def _machine() -> bytes:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(
-            line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.python_version()} {cpu}".encode()
+    from attention_notes.lab.benchmark import machine_info
+
+    return f"{platform.python_version()} {machine_info()['cpu']}".encode()
 
 
 def inputs_key(item: pytest.Item, paths: Iterable[Path]) -> str:

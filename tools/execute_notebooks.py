@@ -19,7 +19,6 @@ of them and the notebook runs again. A fresh clone has no cache, and CI
 
 import hashlib
 import os
-import platform
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -61,16 +60,6 @@ def files_digest(base: Path, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def execution_key(cpu_path: str | None) -> dict[str, str]:
     """What decides a notebook's outputs besides its code: part of jupyter-cache's hash.
 
@@ -78,6 +67,8 @@ def execution_key(cpu_path: str | None) -> dict[str, str]:
     the machine's own path (which a capability set in this environment overrides).
     """
     import torch
+
+    from attention_notes.lab.benchmark import machine_info
 
     package = [p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     return {
@@ -87,7 +78,7 @@ def execution_key(cpu_path: str | None) -> dict[str, str]:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": version("numpy"),
-        "cpu": _cpu_model(),
+        "cpu": machine_info()["cpu"],
         "cpu_capability": cpu_path.upper() if cpu_path else torch.backends.cpu.get_cpu_capability(),
         "kernel_threads": KERNEL_THREADS,
     }

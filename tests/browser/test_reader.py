@@ -293,11 +293,11 @@ def _open_answers(page) -> None:
         closed.first.click()
 
 
-# Clicks each Python block's copy button and reads the clipboard: [copied code, shown output].
-# The page writes the clipboard asynchronously: wait for this block's text, then
-# empty the clipboard for the next block.
-COPY_EACH = """async (real) => {
-    const read = async () => {
+# What a block's copy button put on the clipboard, and the output shown under the block.
+# The page writes the clipboard asynchronously: wait for the text, then empty the
+# clipboard for the next block.
+COPIED = """
+    const readClipboard = async () => {
         let code = "";
         for (let i = 0; i < 100 && !code; i++) {
             code = await navigator.clipboard.readText();
@@ -306,19 +306,23 @@ COPY_EACH = """async (real) => {
         await navigator.clipboard.writeText("");
         return code;
     };
-    const shown = (b) => {
+    const shownOutput = (b) => {
         let n = b.nextElementSibling;
         while (n && !n.classList.contains("language-text")) n = n.nextElementSibling;
         return n ? n.querySelector("code").innerText : null;
     };
-    await navigator.clipboard.writeText("");
+"""
+# The page clicks each Python block's copy button itself: [[copied code, shown output], ...].
+COPY_EACH = f"""async () => {{{COPIED}
     const out = [];
-    for (const b of document.querySelectorAll("article div.language-python")) {
+    for (const b of document.querySelectorAll("article div.language-python")) {{
         b.querySelector("button.md-code__button[data-md-type=copy]").click();
-        out.push([await read(), shown(b)]);
-    }
+        out.push([await readClipboard(), shownOutput(b)]);
+    }}
     return out;
-}"""
+}}"""
+# After a real click on block ``b``'s button: [copied code, shown output].
+READ_ONE = f"async (b) => {{{COPIED}\n    return [await readClipboard(), shownOutput(b)];\n}}"
 
 
 def _python_blocks(page, real_clicks: bool = False) -> list[tuple[str, str]]:
@@ -330,28 +334,15 @@ def _python_blocks(page, real_clicks: bool = False) -> list[tuple[str, str]]:
     clipboard.js) and copies the same text, in one round trip for the page.
     """
     _open_answers(page)
+    page.evaluate("() => navigator.clipboard.writeText('')")
     if not real_clicks:
         return [tuple(pair) for pair in page.evaluate(COPY_EACH)]
     pairs = []
     blocks = page.locator("article div.language-python")
-    page.evaluate("() => navigator.clipboard.writeText('')")
     for i in range(blocks.count()):
         block = blocks.nth(i)
         block.locator("button.md-code__button[data-md-type=copy]").click()
-        code, output = block.evaluate(
-            """async b => {
-                let code = "";
-                for (let i = 0; i < 100 && !code; i++) {
-                    code = await navigator.clipboard.readText();
-                    if (!code) await new Promise((r) => setTimeout(r, 20));
-                }
-                await navigator.clipboard.writeText('');
-                let n = b.nextElementSibling;
-                while (n && !n.classList.contains('language-text')) n = n.nextElementSibling;
-                return [code, n ? n.querySelector('code').innerText : null];
-            }"""
-        )
-        pairs.append((code, output))
+        pairs.append(tuple(block.evaluate(READ_ONE)))
     return pairs
 
 
