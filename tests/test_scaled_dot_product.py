@@ -42,8 +42,8 @@ def test_equals_pytorch_sdpa_with_and_without_a_mask(batch):
     [
         ({"key": _qkv(3)[1], "value": _qkv(3)[2]}, ValueError, "same batch dimensions"),
         ({"dropout": 0.1}, TypeError, "dropout must be an nn.Module"),
-        ({"scale": "0.5"}, ValueError, "scale must be a finite number > 0"),
-        ({"scale": True}, ValueError, "scale must be a finite number > 0"),
+        ({"scale": "0.5"}, TypeError, r"scale must be a float > 0 .*, got str '0\.5'"),
+        ({"scale": True}, TypeError, r"scale must be a float > 0 .*, got bool True"),
         ({"scale": float("nan")}, ValueError, "scale must be a finite number > 0"),
         ({"scale": -1.0}, ValueError, "scale must be a finite number > 0"),
         ({"mask": causal_mask(5)[:4].to("meta")}, ValueError, "mask must be on the device of query"),

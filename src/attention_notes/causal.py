@@ -23,13 +23,13 @@ import torch
 from torch import nn
 
 from attention_notes.checks import check_attention_args, check_sequence
-from attention_notes.masks import causal_mask, register_causal_mask
-from attention_notes.scaled_dot_product import scaled_dot_product_attention
+from attention_notes.masks import CausalMaskModule, causal_mask, register_causal_mask
+from attention_notes.scaled_dot_product import _scaled_dot_product_attention
 
 __all__ = ["CausalAttention", "causal_mask"]
 
 
-class CausalAttention(nn.Module):
+class CausalAttention(CausalMaskModule):
     """Single-head causal self-attention with trainable projections and dropout on the weights.
 
     Args:
@@ -54,7 +54,8 @@ class CausalAttention(nn.Module):
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.dropout = nn.Dropout(dropout)
         # A buffer, not a parameter: it follows the module in .to(device) and
-        # state_dict, but no optimiser touches it. True = blocked.
+        # state_dict, but no optimiser touches it. True = blocked. CausalMaskModule
+        # keeps it causal after .to_empty(); a loaded state_dict cannot change it.
         register_causal_mask(self, context_length)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,8 +72,8 @@ class CausalAttention(nn.Module):
         keys = self.W_key(x)  # (B, T, d_out)
         values = self.W_value(x)  # (B, T, d_out)
         mask = self.mask[:T, :T]  # (T, T), True = blocked
-        context, attn_weights = scaled_dot_product_attention(
-            queries, keys, values, mask=mask, dropout=self.dropout
+        context, attn_weights = _scaled_dot_product_attention(
+            queries, keys, values, mask=mask, dropout=self.dropout, source="x"
         )  # (B, T, d_out), (B, T, T)
         if unbatched:
             return context.squeeze(0), attn_weights.squeeze(0)  # (T, d_out), (T, T)

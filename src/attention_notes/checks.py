@@ -9,6 +9,9 @@ let a reader (or a test) trace shapes through a model without computing
 anything. The checks of shapes, dtypes and devices apply to them as to any
 tensor; the checks of *values* (NaN, inf, token ranges, sums) are skipped,
 because there is nothing to look at, and ``bool()`` of a meta tensor raises.
+The same holds inside ``torch.func`` transforms (``vmap``, and so per-sample
+gradients): a batched tensor has no single value for ``.item()`` to read
+(:func:`has_values`).
 
 Masks have their own checks, next to the masks themselves: :mod:`attention_notes.masks`.
 """
@@ -20,12 +23,17 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
+    "MAX_MASK_BYTES",
+    "SUPPORTED_DTYPES",
     "all_finite",
     "check_attention_args",
     "check_bool",
+    "check_context_length",
+    "check_device",
     "check_dim",
     "check_dropout",
     "check_positive_int",
+    "check_projection",
     "check_same_device",
     "check_same_dtype",
     "check_same_dtype_and_device",
@@ -44,6 +52,11 @@ __all__ = [
 _UPCAST = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 
 
+# The floating-point types the package computes in. float8 types pass
+# is_floating_point() but most CPU operations (aminmax, softmax) are not defined for them.
+SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype to compute in for inputs of ``dtype``: float32 for the half types, else ``dtype``."""
     return _UPCAST.get(dtype, dtype)
@@ -55,15 +68,29 @@ def all_finite(x: torch.Tensor) -> bool:
     ``torch.isfinite(x).all()`` builds an ``abs`` of ``x`` and boolean tensors of
     its size, which at T = 1024 costs more than the matrix products it guards.
     The smallest and largest values tell the same: NaN propagates into both,
-    and an infinity is one of them.
+    and an infinity is one of them. True when the values cannot be read
+    (:func:`has_values`): nothing there is known to be wrong.
     """
+    if not has_values(x):
+        return True
     lo, hi = torch.aminmax(x)
     return math.isfinite(lo.item()) and math.isfinite(hi.item())
 
 
+# torch.func's transforms wrap tensors (BatchedTensor under vmap, GradTrackingTensor under grad);
+# .item() of a batched tensor raises. torch has no public test for the wrapping.
+_is_functorch_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", lambda x: False)
+
+
 def has_values(x: torch.Tensor) -> bool:
-    """False for tensors on the ``meta`` device, whose values cannot be checked."""
-    return not x.is_meta
+    """Whether the values of ``x`` can be checked.
+
+    False for tensors on the ``meta`` device, which have none, and for tensors
+    inside a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``...), whose
+    values Python cannot read one by one: the value checks are skipped there,
+    as ``F.scaled_dot_product_attention`` has none.
+    """
+    return not x.is_meta and not _is_functorch_wrapped(x)
 
 
 def _shape(x: torch.Tensor) -> str:
@@ -89,6 +116,11 @@ def check_tensor(
     wanted = "a tensor with at least one dimension" if layouts is None else " or ".join(layouts)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {wanted}, got {type(x).__name__}")
+    if x.is_nested:
+        raise TypeError(
+            f"{name} must be a dense tensor, got a nested tensor (layout {x.layout}); pad its sequences "
+            "to one length with torch.nested.to_padded_tensor"
+        )
     if layouts is None:
         rank_ok = x.dim() >= 1
     else:  # the rank of "(B, T, D)" is its number of letters
@@ -99,6 +131,11 @@ def check_tensor(
         raise TypeError(f"{name} must be a dense tensor, got layout {x.layout}; convert it with .to_dense()")
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype (e.g. torch.float32), got {x.dtype}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} must have dtype {_join([str(d) for d in SUPPORTED_DTYPES], 'or')}, got {x.dtype}; "
+            "convert it with .to(torch.float32)"
+        )
     if x.numel() == 0:
         raise ValueError(f"{name} must not be empty: need {wanted}, each size >= 1, got {_shape(x)}")
     # One pass in the common, all-finite case; the details only on failure.
@@ -112,8 +149,8 @@ def check_tensor(
     return x
 
 
-def _join(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _join(names: Sequence[str], conjunction: str = "and") -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def check_same_dtype(*named: tuple[str, torch.Tensor]) -> None:
@@ -163,6 +200,24 @@ def check_scores_finite(attn_scores: torch.Tensor, formula: str, inputs: str) ->
     return attn_scores
 
 
+def check_projection(name: str, projection: torch.Tensor, source: str = "x") -> torch.Tensor:
+    """Raise, naming ``source``, if a module's ``name`` projection of a finite ``source`` is not finite.
+
+    The caller passed ``source``, not the query: a message about "query
+    containing inf" would name a tensor the caller never saw. Finite inputs
+    give an infinite projection when it overflows the dtype (float16 above
+    65504), or when the module's own parameters are not finite.
+    """
+    if not all_finite(projection):
+        largest = torch.finfo(projection.dtype).max
+        raise ValueError(
+            f"the {name} projection of {source} overflowed {projection.dtype} (largest finite value "
+            f"{largest:.4g}), or the module's parameters are not finite, although {source} is finite; "
+            f"scale {source} down, e.g. divide by its largest absolute value"
+        )
+    return projection
+
+
 def check_dim(name: str, x: torch.Tensor, dim: int) -> int:
     """Return ``dim`` as a non-negative index into ``x``, or raise a clear error."""
     if isinstance(dim, bool) or not isinstance(dim, int):
@@ -207,12 +262,60 @@ def check_dropout(dropout: object) -> float:
     return float(dropout)
 
 
+def check_device(name: str, device: object) -> torch.device | None:
+    """Return ``device`` as a ``torch.device`` (None stays None) if this build of torch can allocate on it.
+
+    torch's own errors for ``"foo"``, ``5`` or ``"cuda"`` on a CPU-only build
+    name neither the argument nor what it accepts.
+    """
+    if device is None:
+        return None
+    if not isinstance(device, torch.device | str):
+        got = f"{type(device).__name__} {device!r}"
+        raise TypeError(f"{name} must be a torch.device, a str such as 'cpu', or None, got {got}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        wanted = "a device such as 'cpu', 'cuda' or 'meta'"
+        raise ValueError(f"{name} must name {wanted}, got {device!r}") from None
+    try:
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as err:  # AssertionError: "Torch not compiled with CUDA enabled"
+        raise ValueError(f"{name} {device!r} is not available here: {err}") from None
+    return dev
+
+
+# The largest causal mask buffer a module may register: 1 GiB, a context of 32,768 tokens
+# (GPT-2 uses 1,024). A (context_length, context_length) bool buffer is allocated when the
+# module is built and saved in every state_dict; beyond this, the cost is rarely intended.
+MAX_MASK_BYTES = 2**30
+
+
+def check_context_length(context_length: object) -> int:
+    """Return ``context_length`` if it is a positive int whose (context_length, context_length) mask fits.
+
+    The mask takes ``context_length ** 2`` bytes (:data:`MAX_MASK_BYTES` at most):
+    10**5 tokens would take 10 GB without a word, 10**7 fail deep in the allocator.
+    """
+    n = check_positive_int("context_length", context_length)
+    if n * n > MAX_MASK_BYTES:
+        raise ValueError(
+            f"context_length = {n} needs a causal mask of {n * n:,} bytes ({n * n / 2**30:,.1f} GiB), "
+            f"more than the {MAX_MASK_BYTES / 2**30:g} GiB the package allows (context_length <= "
+            f"{math.isqrt(MAX_MASK_BYTES):,}): the module keeps the whole (context_length, context_length) "
+            "mask as a buffer and in its state_dict; for longer sequences, use "
+            "torch.nn.functional.scaled_dot_product_attention(..., is_causal=True), which needs no mask"
+        )
+    return n
+
+
 def check_attention_args(
     d_in: object, d_out: object, context_length: object, dropout: object, qkv_bias: object
 ) -> float:
     """Check the constructor arguments shared by the modules with a causal mask; return ``dropout``."""
-    for name, value in (("d_in", d_in), ("d_out", d_out), ("context_length", context_length)):
+    for name, value in (("d_in", d_in), ("d_out", d_out)):
         check_positive_int(name, value)
+    check_context_length(context_length)
     check_bool("qkv_bias", qkv_bias)
     return check_dropout(dropout)  # a float, whatever kind of number came in (nn.Dropout needs one)
 

@@ -36,12 +36,11 @@ from attention_notes.checks import (
     check_attention_args,
     check_bool,
     check_positive_int,
+    check_projection,
     check_sequence,
-    check_tensor,
-    has_values,
 )
-from attention_notes.masks import register_causal_mask
-from attention_notes.scaled_dot_product import scaled_dot_product_attention
+from attention_notes.masks import CausalMaskModule, register_causal_mask
+from attention_notes.scaled_dot_product import _scaled_dot_product_attention
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
 
@@ -83,7 +82,7 @@ class MultiHeadAttentionWrapper(nn.Module):
         return context, attn_weights
 
 
-class MultiHeadAttention(nn.Module):
+class MultiHeadAttention(CausalMaskModule):
     """Causal multi-head attention with one projection each for queries, keys and values, split into heads.
 
     Args:
@@ -125,7 +124,7 @@ class MultiHeadAttention(nn.Module):
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)  # mixes the concatenated heads
         self.dropout = nn.Dropout(dropout)
-        register_causal_mask(self, context_length)  # True = blocked
+        register_causal_mask(self, context_length)  # True = blocked; kept causal by CausalMaskModule
 
     def forward(self, x: torch.Tensor, need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Causal multi-head self-attention over ``x``, (T, d_in) or (B, T, d_in).
@@ -146,20 +145,22 @@ class MultiHeadAttention(nn.Module):
         values = self.W_value(x).view(B, T, H, hd).transpose(1, 2)  # (B, H, T, hd)
         if need_weights:
             mask = self.mask[:T, :T]  # (T, T), True = blocked; broadcasts over B and H
-            context, attn_weights = scaled_dot_product_attention(
-                queries, keys, values, mask=mask, dropout=self.dropout
+            context, attn_weights = _scaled_dot_product_attention(
+                queries, keys, values, mask=mask, dropout=self.dropout, source="x"
             )  # (B, H, T, hd), (B, H, T, T)
         else:
             # The checks the explicit path makes, so that need_weights changes
             # what is returned, never whether a bad input is caught.
-            for name, tensor in (("query", queries), ("key", keys), ("value", values)):
-                check_tensor(name, tensor, None)
+            for name, projection in (("query", queries), ("key", keys), ("value", values)):
+                check_projection(name, projection, "x")
             dropout_p = self.dropout.p if self.training else 0.0
-            # is_causal is the mask buffer: a loaded state_dict cannot change it (masks.py).
+            # is_causal is the mask buffer: a loaded state_dict cannot change it, nor
+            # .to_empty() (masks.py). Under torch.autocast, SDPA computes in float32
+            # from inputs in the autocast dtype, as the explicit path does.
             context = F.scaled_dot_product_attention(
                 queries, keys, values, is_causal=True, dropout_p=dropout_p
             )  # (B, H, T, hd)
-            if has_values(context) and not all_finite(context):
+            if not all_finite(context):  # True when the values cannot be read (meta, vmap)
                 raise ValueError(
                     f"the fused attention overflowed {context.dtype} although x is finite; "
                     "scale x down, e.g. divide by its largest absolute value"

@@ -34,7 +34,7 @@ from attention_notes.checks import (
     check_size,
     check_tensor,
 )
-from attention_notes.scaled_dot_product import scaled_dot_product_attention
+from attention_notes.scaled_dot_product import _scaled_dot_product_attention
 
 __all__ = ["SelfAttention", "SelfAttentionV1"]
 
@@ -77,7 +77,8 @@ class SelfAttentionV1(nn.Module):
         queries = x @ self.W_query  # (B, T, d_in) @ (d_in, d_out) -> (B, T, d_out)
         keys = x @ self.W_key  # (B, T, d_in) @ (d_in, d_out) -> (B, T, d_out)
         values = x @ self.W_value  # (B, T, d_in) @ (d_in, d_out) -> (B, T, d_out)
-        return scaled_dot_product_attention(queries, keys, values)  # (B, T, d_out), (B, T, T)
+        # source="x": a projection or scores that overflow are reported as x's, the tensor the caller passed.
+        return _scaled_dot_product_attention(queries, keys, values, source="x")  # (B, T, d_out), (B, T, T)
 
 
 class SelfAttention(nn.Module):
@@ -113,4 +114,5 @@ class SelfAttention(nn.Module):
         queries = self.W_query(x)  # (B, T, d_in) -> (B, T, d_out)
         keys = self.W_key(x)  # (B, T, d_in) -> (B, T, d_out)
         values = self.W_value(x)  # (B, T, d_in) -> (B, T, d_out)
-        return scaled_dot_product_attention(queries, keys, values)  # (B, T, d_out), (B, T, T)
+        # source="x": a projection or scores that overflow are reported as x's, the tensor the caller passed.
+        return _scaled_dot_product_attention(queries, keys, values, source="x")  # (B, T, d_out), (B, T, T)
