@@ -293,6 +293,20 @@ def test_need_weights_never_changes_what_multi_head_attention_accepts():
     torch.testing.assert_close(explicit, fused, atol=2e-2, rtol=1e-2)
 
 
+def test_need_weights_never_changes_what_multi_head_attention_accepts_when_blocked_scores_overflow():
+    # q0 . k1 overflows, but key 1 is later than query 0: the causal mask blocks that score.
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(2, 2, 4, 0.0, num_heads=1).eval()
+    with torch.no_grad():
+        mha.W_query.weight.copy_(torch.tensor([[1e20, 0.0], [0.0, 0.0]]))
+        mha.W_key.weight.copy_(torch.tensor([[1.0, 1e20], [0.0, 0.0]]))
+    x = torch.eye(2)  # (T, d_in)
+    explicit, attn_weights = mha(x)
+    fused, _ = mha(x, need_weights=False)
+    torch.testing.assert_close(explicit, fused)
+    assert attn_weights.tolist() == [[[1.0, 0.0], [0.5, 0.5]]]
+
+
 @pytest.mark.parametrize("name", CAUSAL_MODULES)
 def test_module_score_overflow_says_scale_x_down(name):
     module = _ones_weights(CAUSAL_MODULES[name](6), 1.0)

@@ -127,10 +127,12 @@ def _scaled_dot_product_attention(
         # (q @ k.mT) * scale, the score, is finite.
         root = math.sqrt(scale)
         attn_scores = (q * root) @ (k * root).mT  # (..., T, d_k) @ (..., d_k, S) -> (..., T, S)
-        _check_scores(attn_scores, source)
         if mask is not None:
             blocked = check_mask(mask, attn_scores)  # (..., T, S), True = blocked
             attn_scores = attn_scores.masked_fill(blocked, -torch.inf)  # (..., T, S)
+        # After the mask: a score that overflowed where the mask blocks it is never used
+        # (the fused kernel with is_causal masks it too, and returns a finite result).
+        _check_scores(attn_scores, source)
         attn_weights = torch.softmax(attn_scores, dim=-1)  # (..., T, S)
         if dropout is not None:
             attn_weights = dropout(attn_weights)
