@@ -75,6 +75,12 @@ def test_c1_mask_is_causal_after_meta_construction_and_to_empty(name):
     for mask in _masks(assigned):
         assert torch.equal(mask, causal_mask(64))
     torch.testing.assert_close(assigned.eval()(x), (context, attn_weights))
+    # Rewriting the mask after every move must not break the other moves.
+    with torch.inference_mode():
+        frozen = CAUSAL_MODULES[name](64)
+    frozen.to("cpu").share_memory()
+    for mask in _masks(frozen):
+        assert torch.equal(mask, causal_mask(64)) and mask.is_shared()
 
 
 # ---- B1-B9: obscure errors --------------------------------------------------------------------

@@ -96,11 +96,22 @@ def _load_causal_mask(context_length: int, state_dict: dict, prefix: str, *args:
 
 
 def restore_causal_mask(module: nn.Module) -> None:
-    """Write the causal mask into ``module.mask`` again, in place (nothing to write on ``meta``)."""
+    """Make ``module.mask`` the causal mask of its size again, if it is not (nothing to check on ``meta``).
+
+    In place where it can, so that a mask moved to shared memory stays there;
+    an inference tensor (a module built under ``torch.inference_mode``) is replaced.
+    """
     mask = module._buffers.get("mask")
-    if mask is not None and has_values(mask):
+    if mask is None or not has_values(mask) or mask.dim() != 2 or mask.shape[0] != mask.shape[1]:
+        return
+    wanted = causal_mask(mask.shape[0], device=mask.device)  # (context_length, context_length)
+    if mask.dtype == torch.bool and torch.equal(mask, wanted):
+        return  # the usual case: .to(), .cuda() or .share_memory() of a sound module
+    if mask.dtype == torch.bool and not mask.is_inference():
         with torch.no_grad():
-            mask.fill_(True).triu_(diagonal=1)  # (context_length, context_length), True = blocked
+            mask.copy_(wanted)
+    else:
+        module._buffers["mask"] = wanted
 
 
 class CausalMaskModule(nn.Module):
