@@ -164,7 +164,7 @@ TEXT = {
                 "context": "コンテキストベクトル（入力の重み付き和、3 次元）",
             },
             "trainable": {
-                "title": "訓練可能な重みのセルフアテンションの重み",
+                "title": "射影行列を使うセルフアテンションの重み",
                 "source": "torch.manual_seed(789); SelfAttention(3, 2)",
                 "group": "スコア",
                 "states": ["スケーリングなし", "√d_k で割る（d_k = 2）"],

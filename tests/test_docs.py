@@ -224,6 +224,70 @@ def test_glossary_check_would_catch_a_variant(tmp_path: Path):
     assert "Attention" in _avoided_variants()
 
 
+# The house rules of the glossary's usage notes (glossary.md#usage) that a fixed phrase reveals:
+# the phrase as the notes write it, and the pattern that finds it. 重み行列 is a parameter's
+# right name, so 訓練可能な重み行列 is fine where a bare 訓練可能な重み is not.
+FORBIDDEN_PHRASES = {
+    "アテンションを向け": r"アテンションを向け",
+    "訓練可能な重み": r"訓練可能な重み(?!行列)",
+    "射影の重み": r"射影の重み(?!行列)",
+    "私たち": r"私たち",
+}
+EXPLORER_HOOK = ROOT / "hooks" / "explorer.py"
+
+
+def _forbidden_phrases(text: str) -> dict[str, list[str]]:
+    """Each forbidden phrase found in text, with the passages around it."""
+    found = {}
+    for phrase, pattern in FORBIDDEN_PHRASES.items():
+        passages = [text[max(m.start() - 12, 0) : m.end() + 12] for m in re.finditer(pattern, text)]
+        if passages:
+            found[phrase] = passages
+    return found
+
+
+def _usage_notes(path: Path) -> str:
+    text = "\n".join(prose_lines(path))
+    start = text.index("{#usage}")
+    end = text.find("\n## ", start)
+    return text[start : end if end != -1 else len(text)]
+
+
+@pytest.mark.parametrize("page", [GLOSSARY_JA, english_of(GLOSSARY_JA)], ids=lambda p: p.name)
+def test_usage_notes_record_every_forbidden_phrase(page: Path):
+    notes = _usage_notes(page)
+    assert [phrase for phrase in FORBIDDEN_PHRASES if phrase not in notes] == []
+
+
+@pytest.mark.parametrize("ja", [p for p in JA if p != GLOSSARY_JA], ids=lambda p: p.stem)
+def test_japanese_pages_follow_the_usage_notes(ja: Path):
+    found = _forbidden_phrases(_japanese_prose(ja))
+    assert not found, f"{ja.name}: see the glossary's usage notes (glossary.md#usage): {found}"
+
+
+def test_explorer_texts_follow_the_usage_notes():
+    # The explorer's titles and labels are Japanese prose too, written in the hook.
+    strings = [
+        token.string
+        for token in tokenize.generate_tokens(io.StringIO(EXPLORER_HOOK.read_text(encoding="utf-8")).readline)
+        if token.type == tokenize.STRING
+    ]
+    found = _forbidden_phrases("\n".join(strings))
+    assert not found, f"hooks/explorer.py: see the glossary's usage notes (glossary.md#usage): {found}"
+
+
+def test_usage_check_would_catch_a_forbidden_phrase(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "私たちのマシンで、射影の重みと訓練可能な重みを更新し、前のトークンにアテンションを向けます。\n\n"
+        "訓練可能な重み行列と射影の重み行列、`射影の重み` のようなコードは構いません。\n",
+        encoding="utf-8",
+    )
+    found = _forbidden_phrases(_japanese_prose(page))
+    assert set(found) == set(FORBIDDEN_PHRASES)
+    assert all(len(passages) == 1 for passages in found.values())
+
+
 # ---- exercises ------------------------------------------------------------------
 
 NOT_CHAPTERS = {"index", "glossary", "references"}
