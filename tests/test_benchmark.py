@@ -73,7 +73,19 @@ def test_a_tiny_run_has_the_published_structure_and_caps_the_loop():
     for name in ("vectorised", "sdpa", "sdpa_fused"):
         assert all(t > 0 for t in data["results"][name]["median_s"])
     assert len(data["ratios"]["vectorised_over_sdpa"]) == 3
-    assert data["machine"]["torch_threads"] == torch.get_num_threads()
+    assert data["clock"] == "time.thread_time"
+
+
+def test_a_run_times_one_thread_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+    seen = []
+    fns = {"vectorised": lambda x: seen.append(torch.get_num_threads())}
+    data = run(lengths=(8,), dim=4, loop_budget=0.0)
+    assert data["machine"]["torch_threads"] == 1
+    with benchmark._torch_threads(1):
+        benchmark._side_by_side(fns, torch.zeros(1), 2, random.Random(0))
+    assert seen == [1, 1, 1]
+    assert torch.get_num_threads() == before
 
 
 def test_rounds_call_each_version_once_in_a_random_order():
