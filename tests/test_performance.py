@@ -34,3 +34,30 @@ def test_published_multihead_meets_the_target():
     peak = {name: series["peak_bytes"][-1] for name, series in bench["results"].items()}
     assert peak["explicit"] >= 256 * 2**20
     assert peak["sdpa"] <= 32 * 2**20
+
+
+def _by_length(bench: dict, series: list) -> dict:
+    return dict(zip(bench["lengths"], series, strict=True))
+
+
+def test_published_benchmark_shows_what_the_page_says_in_words():
+    """The performance page's sentences without a number in them, checked against the run they describe."""
+    bench = load_benchmark()
+    results, ratios = bench["results"], bench["ratios"]
+    median = {name: _by_length(bench, r["median_s"]) for name, r in results.items()}
+    # "the loop costs about the same for each of its 2 T^2 steps at every length"
+    per_step = [s / (2 * T * T) for T, s in median["loop"].items() if s is not None and T >= 16]
+    assert len(per_step) >= 4 and max(per_step) / min(per_step) <= 1.35
+    # "over a thousand times slower from 128 tokens on" (as far as the loop is measured)
+    loop = {T: r for T, r in _by_length(bench, ratios["loop_over_vectorised"]).items() if r is not None}
+    assert max(loop) >= 256 and all(r > 1000 for T, r in loop.items() if T >= 128)
+    # "for short sequences the package takes longer than the bare operations and than SDPA; from
+    # T = 64 on the checks cost almost nothing and the package is faster than the math path"
+    unchecked = _by_length(bench, ratios["vectorised_over_unchecked"])
+    sdpa = _by_length(bench, ratios["vectorised_over_sdpa"])
+    assert unchecked[8] > 1.5 and sdpa[8] > 1
+    assert all(unchecked[T] < 1.15 and sdpa[T] < 1 for T in bench["lengths"] if T >= 64)
+    # "the fused kernel is the fastest version from the shortest sequences on"
+    for T in bench["lengths"]:
+        fused = median["sdpa_fused"][T]
+        assert all(fused < median[name][T] for name in ("vectorised", "unchecked", "sdpa")), T

@@ -7,6 +7,8 @@ of the same computation side by side in one process:
 
 - ``loop``: :func:`simple_self_attention_loop`, one Python-level dot product at a time;
 - ``vectorised``: :func:`simple_self_attention`, three matrix operations;
+- ``unchecked``: the same three operations written out, without the package's
+  input checks, so that ``vectorised / unchecked`` is what the checks cost;
 - ``sdpa``: ``torch.nn.functional.scaled_dot_product_attention(x, x, x, scale=1.0)``
   on the same (T, D) tensor, for which PyTorch takes its unfused "math" path;
 - ``sdpa_fused``: the same call on a (B, H, T, D) = (1, 1, T, D) view, for which
@@ -37,7 +39,7 @@ another process runs is not charged for the pause, and no call waits for a
 second thread to be scheduled. The times are those of one core.
 
 Timings are medians over repeated calls after a warm-up. The fast versions
-(vectorised, sdpa, sdpa_fused) are timed in rounds, one call of each in an
+(vectorised, unchecked, sdpa, sdpa_fused) are timed in rounds, one call of each in an
 order drawn at random for every round, so that a slow moment of a shared
 machine, or a version that leaves the caches cold for the next, hits all of
 them alike; ratios are medians of the per-round ratios. The loop gets rounds
@@ -93,9 +95,17 @@ __all__ = [
     "timed_functions",
 ]
 
+
+def _unchecked(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`simple_self_attention`'s three operations on a float32 (T, D) tensor, without its checks."""
+    attn_weights = torch.softmax(x @ x.mT, dim=-1)  # (T, T)
+    return attn_weights @ x, attn_weights  # (T, D), (T, T)
+
+
 IMPLEMENTATIONS: dict[str, Callable[[torch.Tensor], object]] = {
     "loop": simple_self_attention_loop,
     "vectorised": simple_self_attention,
+    "unchecked": _unchecked,
     "sdpa": lambda x: F.scaled_dot_product_attention(x, x, x, scale=1.0),
     "sdpa_fused": lambda x: _sdpa_4d(x[None, None]),
 }
@@ -248,7 +258,7 @@ def _run(lengths: tuple[int, ...], dim: int, loop_budget: float, seed: int) -> d
     names = list(IMPLEMENTATIONS)
     fast = {n: fn for n, fn in IMPLEMENTATIONS.items() if n != "loop"}
     out = {name: {"median_s": [], "peak_bytes": []} for name in names}
-    ratio_vec_sdpa, ratio_vec_fused, ratio_loop_vec = [], [], []
+    ratio_vec_sdpa, ratio_vec_fused, ratio_loop_vec, ratio_vec_unchecked = [], [], [], []
     loop_on = True
     for T in lengths:
         x = torch.randn(T, dim, generator=torch.Generator().manual_seed(seed))  # (T, D)
@@ -270,6 +280,7 @@ def _run(lengths: tuple[int, ...], dim: int, loop_budget: float, seed: int) -> d
                 out[name]["peak_bytes"].append(None)
         ratio_vec_sdpa.append(_median_ratio(times["vectorised"], times["sdpa"]))
         ratio_vec_fused.append(_median_ratio(times["vectorised"], times["sdpa_fused"]))
+        ratio_vec_unchecked.append(_median_ratio(times["vectorised"], times["unchecked"]))
     return {
         "machine": machine_info(),
         "source": source_record(timed_functions()),
@@ -283,6 +294,7 @@ def _run(lengths: tuple[int, ...], dim: int, loop_budget: float, seed: int) -> d
             "loop_over_vectorised": ratio_loop_vec,
             "vectorised_over_sdpa": ratio_vec_sdpa,
             "vectorised_over_sdpa_fused": ratio_vec_fused,
+            "vectorised_over_unchecked": ratio_vec_unchecked,
         },
         "seconds": round(time.perf_counter() - start, 1),
     }
