@@ -44,6 +44,8 @@ def prose(name: str) -> str:
         text = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     else:
         text = re.sub(r"^( *)(```|~~~).*?^\1\2[^\n]*$", "", text, flags=re.M | re.S)
+    text = re.sub(r"`[^`\n]*`", "`code`", text)  # inline code is not prose
+    text = re.sub(r"\]\([^)\s]*\)", "]", text)  # nor are link targets
     return " ".join(text.split())
 
 
@@ -107,8 +109,56 @@ def _minutes_a_seed() -> int:
     return round(results["seconds"] / len(results["seeds"]) / 60)
 
 
+def _loop_microseconds_a_step() -> float:
+    """The loop's median time for each of its 2 T^2 steps, the median over the lengths from 16 on."""
+    data = load_benchmark()
+    per_step = [
+        s / (2 * T * T) * 1e6
+        for T, s in zip(data["lengths"], data["results"]["loop"]["median_s"], strict=True)
+        if s is not None and T >= 16
+    ]
+    return sorted(per_step)[len(per_step) // 2]
+
+
+def _mib(load, name: str, T: int) -> float:
+    data = load()
+    return data["results"][name]["peak_bytes"][_at(data, T)] / 2**20
+
+
+def _multihead_range(ratio: str, keep) -> list[float]:
+    data = load_multihead()
+    return [r for T, r in zip(data["lengths"], data["ratios"][ratio], strict=True) if keep(T)]
+
+
 # name -> (value, format): what the quotes below refer to by name.
 SOURCES = {
+    "loop_us": (_loop_microseconds_a_step, "{:.0f}"),
+    "loop8": (lambda: _bench("ratios.loop_over_vectorised", 8), "{:.0f}"),
+    "check8": (lambda: _bench("ratios.vectorised_over_unchecked", 8), "{:.1f}"),
+    "sdpa8": (lambda: _bench("ratios.vectorised_over_sdpa", 8), "{:.2f}"),
+    "vec_jump": (
+        lambda: _bench("results.vectorised.median_s", 512) / _bench("results.vectorised.median_s", 256),
+        "{:.0f}",
+    ),
+    "sdpa1024": (lambda: _bench("ratios.vectorised_over_sdpa", 1024), "{:.2f}"),
+    "fused1024": (lambda: _bench("ratios.vectorised_over_sdpa_fused", 1024), "{:.1f}"),
+    "peak_fused": (lambda: _mib(load_benchmark, "sdpa_fused", 4096), "{:.1f}"),
+    "bench_minutes": (lambda: load_benchmark()["seconds"] / 60, "{:.0f}"),
+    "matmul1024": (lambda: _bench("results.vectorised.median_s", 1024) * 1e3, "{:.2f}"),
+    "expl8": (lambda: _multihead("ratios.explicit_over_sdpa", 8), "{:.2f}"),
+    "expl4096": (lambda: _multihead("ratios.explicit_over_sdpa", 4096), "{:.2f}"),
+    "peak_expl": (lambda: _mib(load_multihead, "explicit", 4096), "{:.0f}"),
+    "peak_sdpa": (lambda: _mib(load_multihead, "sdpa", 4096), "{:.0f}"),
+    "peak_nnmha": (lambda: _mib(load_multihead, "nn_mha", 4096), "{:.0f}"),
+    "short_min": (lambda: min(_multihead_range("sdpa_over_nn_mha", lambda T: T <= 64)), "{:.2f}"),
+    "short_max": (lambda: max(_multihead_range("sdpa_over_nn_mha", lambda T: T <= 64)), "{:.2f}"),
+    "nnmha1024": (lambda: 1 / _multihead("ratios.sdpa_over_nn_mha", 1024), "{:.1f}"),
+    "nnmha4096": (lambda: 1 / _multihead("ratios.sdpa_over_nn_mha", 4096), "{:.1f}"),
+    "same1024": (lambda: _multihead("ratios.sdpa_over_nn_mha_sdpa", 1024), "{:.2f}"),
+    "same4096": (lambda: _multihead("ratios.sdpa_over_nn_mha_sdpa", 4096), "{:.2f}"),
+    "same_min": (lambda: min(_multihead_range("sdpa_over_nn_mha_sdpa", lambda T: T < 1024)), "{:.2f}"),
+    "same_max": (lambda: max(_multihead_range("sdpa_over_nn_mha_sdpa", lambda T: T < 1024)), "{:.2f}"),
+    "mh_minutes": (lambda: load_multihead()["seconds"] / 60, "{:.0f}"),
     "baseline_20": (lambda: load_results()["baseline"][-1], "{:.3f}"),
     "attention_20": (lambda: load_results()["attention"][-1], "{:.3f}"),
     "baseline_loss_min": (lambda: min(_final_losses("baseline")), "{:.2f}"),
@@ -127,6 +177,47 @@ SOURCES = {
 
 # page -> quotes; {name} is SOURCES[name], rendered.
 QUOTES = {
+    "performance.en.md": [
+        "costs about {loop_us} microseconds for each of its $2T^2$ steps",
+        "The loop is {loop8} times slower for 8 tokens",
+        "matrix version takes {vec_jump} times as long as at 256",
+        "the package takes {check8} times as long as the bare three operations",
+        "a little slower than SDPA there ({sdpa8} times as long)",
+        "at $T = 1024$ it takes about {sdpa1024} of its time",
+        "faster than the package at every length, {fused1024} times at $T = 1024$ on one core",
+        "its peak memory rises by {peak_fused} MiB",
+        "({bench_minutes} minutes on the author's machine, which was busy at the time; most of it is the loop)",
+        "7 ms against the published {matmul1024} ms",
+        "published as {sdpa1024}",
+        "The explicit path takes {expl8} times as long as SDPA for 8 tokens and {expl4096} times as long for 4096",
+        "rises by {peak_expl} MiB against {peak_sdpa} MiB",
+        "the package from {short_min} to {short_max} times as long",
+        "{nnmha1024} times at $T = 1024$ and {nnmha4096} times at 4096",
+        "({peak_nnmha} MiB for PyTorch's module at 4096)",
+        "The package takes {same1024} of the module's time at $T = 1024$ and {same4096} at 4096, and from "
+        "{same_min} to {same_max} times as long for shorter sequences",
+        "({mh_minutes} minutes on the author's busy machine;",
+    ],
+    "performance.md": [
+        "どの長さでも約 {loop_us} マイクロ秒かかります",
+        "8 トークンで行列積版の {loop8} 倍",
+        "256 トークンのときの約 {vec_jump} 倍",
+        "検査なしの 3 つの演算の {check8} 倍の時間がかかります",
+        "短い系列では SDPA より少し遅くなります（{sdpa8} 倍）",
+        "パッケージの時間は math 経路の約 {sdpa1024} 倍です",
+        "1 コアでパッケージの {fused1024} 倍の速さです",
+        "ピークメモリの増加は {peak_fused} MiB にとどまります",
+        "（ほかの処理で混み合っていた筆者のマシンで {bench_minutes} 分ほど。大半はループ版の時間です）",
+        "7 ミリ秒と公開結果の {matmul1024} ミリ秒",
+        "公開結果では {sdpa1024} です",
+        "8 トークンでは SDPA の {expl8} 倍、4096 トークンでは {expl4096} 倍",
+        "SDPA の {peak_sdpa} MiB に対して {peak_expl} MiB です",
+        "パッケージの時間は {short_min}〜{short_max} 倍です",
+        "$T = 1024$ で {nnmha1024} 倍、4096 では {nnmha4096} 倍の速さです",
+        "（PyTorch のモジュールは 4096 で {peak_nnmha} MiB）",
+        "$T = 1024$ で {same1024} 倍、4096 で {same4096} 倍、それより短い系列では {same_min}〜{same_max} 倍です",
+        "（混み合っていた筆者のマシンで {mh_minutes} 分ほど。",
+    ],
     "long-sequences.en.md": [
         "falls to a mean of {baseline_20} at length 20",
         "keeps a mean of {attention_20}",
@@ -154,14 +245,14 @@ QUOTES = {
     "experiment.en.ipynb": [
         "took {seconds} s on the author's machine, about {minutes_a_seed} minutes a seed",
         "differed by up to {cpu_path_difference}",
-        "the tolerance `TOLERANCE` is {tolerance}",
+        "the tolerance `code` is {tolerance}",
         "within {tolerance} of the same seed's published one",
         "{rows_moved} of the 12 rows moved and {example_correct} of the 12 tokens were still correct",
     ],
     "experiment.ipynb": [
         "1 コアで {seconds} 秒、1 シードあたり約 {minutes_a_seed} 分かかりました",
         "正解率の差は最大 {cpu_path_difference} でした",
-        "`TOLERANCE` を {tolerance} としています",
+        "`code` を {tolerance} としています",
         "公開結果から {tolerance} 以内に",
         "12 行のうち {rows_moved} 行で帯の位置が変わり、正しく出力できたトークンは 12 個のうち {example_correct} 個",
     ],
@@ -169,6 +260,32 @@ QUOTES = {
 
 # page -> numbers in the prose that look like measurements but do not come from a results file, each with why.
 NOT_RESULTS = {
+    "performance.en.md": {
+        "16 ×": "a matrix shape",
+        "128 KiB": "the mmap threshold the benchmark sets",
+        "32 MiB": "glibc's cap on the threshold",
+        "128 MiB": "2 x 64 MiB, computed on the page",
+        "64 MiB": "one 4096 x 4096 float32 matrix, computed on the page",
+        "4 GiB": "one 32768 x 32768 float32 matrix, computed on the page",
+        "7 ms": "the exercise's hypothetical time",
+        "1.1 times": "the target tests/test_performance.py checks",
+    },
+    "performance.md": {
+        "16 ×": "a matrix shape",
+        "0.5 秒": "the loop budget, a setting",
+        "128 KiB": "the mmap threshold the benchmark sets",
+        "32 MiB": "glibc's cap on the threshold",
+        "128 MiB": "2 x 64 MiB, computed on the page",
+        "64 MiB": "one 4096 x 4096 float32 matrix, computed on the page",
+        "4 GiB": "one 32768 x 32768 float32 matrix, computed on the page",
+        "7 ミリ秒": "the exercise's hypothetical time",
+        "1.1 倍": "the target tests/test_performance.py checks",
+        "1,000 倍": "'over a thousand times': tests/test_performance.py checks it",
+        "2 倍": "doubling T, or an order of magnitude in words",
+        "4 倍": "2 squared",
+        "16 倍": "4 squared, exercise 1",
+        "3 分": "'3 分の 1', a third",
+    },
     "long-sequences.en.md": {
         "0.1": "guessing among ten symbols",
         "0.3": "the gap experiment.check_claims requires",

@@ -7,6 +7,10 @@ changed since the measurement fails, naming the file to measure again and the
 command that does it.
 """
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from attention_notes import experiment
@@ -95,3 +99,17 @@ def test_a_changed_function_is_named(monkeypatch):
     assert message is not None
     assert "changed since: attention_notes.checks.all_finite." in message
     assert message.endswith("Measure it again: make bench")
+
+
+def test_a_run_as_a_script_records_the_same_code(tmp_path):
+    # `python -m attention_notes.lab.benchmark` runs the module as __main__: its functions must still be
+    # named, and hashed, as attention_notes.lab.benchmark's, or every published run would look stale.
+    out = tmp_path / "b.json"
+    subprocess.run(
+        [sys.executable, "-m", "attention_notes.lab.benchmark", "--out", str(out), "--max-length", "8"],
+        check=True,
+        capture_output=True,
+    )
+    recorded = json.loads(out.read_text(encoding="utf-8"))["source"]
+    assert recorded["functions"] == source_record(timed_functions(), commit=False)["functions"]
+    assert not any(name.startswith("__main__") for name in recorded["functions"])

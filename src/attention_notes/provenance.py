@@ -31,8 +31,17 @@ __all__ = ["reachable_sources", "source_record"]
 _PACKAGE = "attention_notes"
 
 
-def _ours(obj: object) -> bool:
+def _module(obj: object) -> str:
+    """The module ``obj`` was defined in, by its real name also when it runs as a script (``python -m``)."""
     module = getattr(obj, "__module__", None) or ""
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else module
+    return module
+
+
+def _ours(obj: object) -> bool:
+    module = _module(obj)
     return (isinstance(obj, type) or inspect.isfunction(obj)) and (
         module == _PACKAGE or module.startswith(_PACKAGE + ".")
     )
@@ -81,7 +90,7 @@ def _code_only(source: str) -> str:
 
 
 def _name(obj: object) -> str:
-    return f"{obj.__module__}.{obj.__qualname__}"
+    return f"{_module(obj)}.{obj.__qualname__}"
 
 
 def reachable_sources(roots: Iterable[Callable]) -> dict[str, str]:

@@ -252,6 +252,7 @@ def run(
 
 
 def _run(lengths: tuple[int, ...], dim: int, loop_budget: float, seed: int) -> dict:
+    source = source_record(timed_functions())  # before measuring: the code as it was when the run began
     _fix_mmap_threshold()
     start = time.perf_counter()
     rng = random.Random(seed)
@@ -283,7 +284,7 @@ def _run(lengths: tuple[int, ...], dim: int, loop_budget: float, seed: int) -> d
         ratio_vec_unchecked.append(_median_ratio(times["vectorised"], times["unchecked"]))
     return {
         "machine": machine_info(),
-        "source": source_record(timed_functions()),
+        "source": source,
         "clock": CLOCK_NAME,
         "dim": dim,
         "dtype": "float32",
@@ -374,6 +375,7 @@ def run_multihead(
 
 
 def _run_multihead(lengths: tuple[int, ...], d_model: int, num_heads: int, batch: int, seed: int) -> dict:
+    source = source_record(timed_functions(multihead=True))  # before measuring
     _fix_mmap_threshold()
     start = time.perf_counter()
     rng = random.Random(seed)
@@ -392,7 +394,7 @@ def _run_multihead(lengths: tuple[int, ...], d_model: int, num_heads: int, batch
                 ratios[f"{a}_over_{b}"].append(_median_ratio(times[a], times[b]))
     return {
         "machine": machine_info(),
-        "source": source_record(timed_functions(multihead=True)),
+        "source": source,
         "clock": CLOCK_NAME,
         "d_model": d_model,
         "num_heads": num_heads,
