@@ -113,3 +113,12 @@ def test_a_run_as_a_script_records_the_same_code(tmp_path):
     recorded = json.loads(out.read_text(encoding="utf-8"))["source"]
     assert recorded["functions"] == source_record(timed_functions(), commit=False)["functions"]
     assert not any(name.startswith("__main__") for name in recorded["functions"])
+
+
+def test_comments_and_docstrings_do_not_make_a_result_stale():
+    from attention_notes.provenance import _code_only
+
+    plain = "def f(x):\n    return x + 1\n"
+    documented = 'def f(x):\n    """Add one."""\n    # the answer\n    return x + 1  # one\n'
+    changed = "def f(x):\n    return x + 2\n"
+    assert _code_only(documented) == _code_only(plain) != _code_only(changed)
