@@ -6,6 +6,7 @@ import gc
 import inspect
 import json
 import os
+import random
 import time
 
 import pytest
@@ -22,6 +23,7 @@ from attention_notes.lab.benchmark import (
     run_multihead,
 )
 from attention_notes.performance import load_benchmark, load_multihead
+from attention_notes.provenance import source_record
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
 pytestmark = pytest.mark.inputs("src/attention_notes")
@@ -71,7 +73,48 @@ def test_a_tiny_run_has_the_published_structure_and_caps_the_loop():
     for name in ("vectorised", "sdpa", "sdpa_fused"):
         assert all(t > 0 for t in data["results"][name]["median_s"])
     assert len(data["ratios"]["vectorised_over_sdpa"]) == 3
-    assert data["machine"]["torch_threads"] == torch.get_num_threads()
+    assert data["clock"] == "time.thread_time"
+
+
+def test_a_run_times_one_thread_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+    seen = []
+    fns = {"vectorised": lambda x: seen.append(torch.get_num_threads())}
+    data = run(lengths=(8,), dim=4, loop_budget=0.0)
+    assert data["machine"]["torch_threads"] == 1
+    with benchmark._torch_threads(1):
+        benchmark._side_by_side(fns, torch.zeros(1), 2, random.Random(0))
+    assert seen == [1, 1, 1]
+    assert torch.get_num_threads() == before
+
+
+def test_rounds_call_each_version_once_in_a_random_order():
+    calls = []
+    fns = {name: (lambda x, name=name: calls.append(name)) for name in "abc"}
+    times = benchmark._side_by_side(fns, torch.zeros(1), 30, random.Random(0))
+    assert calls[:3] == ["a", "b", "c"]  # the warm-up
+    rounds = [tuple(calls[i : i + 3]) for i in range(3, len(calls), 3)]
+    assert len(rounds) == 30 and all(sorted(r) == ["a", "b", "c"] for r in rounds)
+    assert len(set(rounds)) >= 4  # not one fixed order: no version always runs after the same one
+    assert {r[0] for r in rounds} == {"a", "b", "c"}
+    assert all(len(t) == 30 for t in times.values())
+
+
+def test_the_loop_has_rounds_of_its_own(monkeypatch):
+    calls = []
+    fake = {name: (lambda x, name=name: calls.append(name)) for name in IMPLEMENTATIONS}
+    monkeypatch.setattr(benchmark, "IMPLEMENTATIONS", fake)
+    loop_times, vectorised_times = benchmark._loop_side_by_side(torch.zeros(1), 4)
+    assert len(loop_times) == len(vectorised_times) == 4
+    # a warm-up loop call, then per round: the loop, an untimed vectorised call, the timed one
+    assert calls == ["loop"] + ["loop", "vectorised", "vectorised"] * 4
+
+
+def test_a_run_records_the_code_it_timed():
+    data = run(lengths=(8,), dim=4, loop_budget=0.0)
+    source = data["source"]
+    assert source == {**source_record(benchmark.timed_functions()), "commit": source["commit"]}
+    assert "attention_notes.simple_attention.simple_self_attention_loop" in source["functions"]
 
 
 def _structure(value: object) -> object:

@@ -34,3 +34,47 @@ def test_published_multihead_meets_the_target():
     peak = {name: series["peak_bytes"][-1] for name, series in bench["results"].items()}
     assert peak["explicit"] >= 256 * 2**20
     assert peak["sdpa"] <= 32 * 2**20
+
+
+def _by_length(bench: dict, series: list) -> dict:
+    return dict(zip(bench["lengths"], series, strict=True))
+
+
+def test_published_benchmark_shows_what_the_page_says_in_words():
+    """The performance page's sentences without a number in them, checked against the run they describe."""
+    bench = load_benchmark()
+    results, ratios = bench["results"], bench["ratios"]
+    median = {name: _by_length(bench, r["median_s"]) for name, r in results.items()}
+    # "the loop costs about the same for each of its 2 T^2 steps at every length"
+    per_step = [s / (2 * T * T) for T, s in median["loop"].items() if s is not None and T >= 16]
+    assert len(per_step) >= 4 and max(per_step) / min(per_step) <= 1.35
+    # "over a thousand times slower at 128 and 256 tokens"
+    loop = _by_length(bench, ratios["loop_over_vectorised"])
+    assert loop[128] > 1000 and loop[256] > 1000
+    # "for short sequences the package takes longer than the bare operations and than SDPA; its checks
+    # matter less as T grows, a few per cent from T = 512 on; from T = 64 on it is faster than the math path"
+    unchecked = _by_length(bench, ratios["vectorised_over_unchecked"])
+    sdpa = _by_length(bench, ratios["vectorised_over_sdpa"])
+    assert unchecked[8] > 1.5 and sdpa[8] > 1
+    assert all(unchecked[T] < 1.1 for T in bench["lengths"] if T >= 512)
+    assert all(sdpa[T] < 1 for T in bench["lengths"] if T >= 64)
+    # "the fused kernel is faster than the package at every length, and from 256 tokens on the fastest
+    # version of all (below that, the bare three operations are faster still)"
+    for T in bench["lengths"]:
+        fused = median["sdpa_fused"][T]
+        assert fused < median["vectorised"][T], T
+        if T >= 256:
+            assert all(fused < median[name][T] for name in ("unchecked", "sdpa")), T
+        else:
+            assert median["unchecked"][T] < fused, T
+
+
+def test_published_multihead_shows_what_the_page_says_in_words():
+    bench = load_multihead()
+    as_called = _by_length(bench, bench["ratios"]["sdpa_over_nn_mha"])
+    # "up to T = 64 the two take about as long; from T = 128 on the package's fused path is faster"
+    assert all(0.85 <= r <= 1.15 for T, r in as_called.items() if T <= 64)
+    assert all(r < 1 for T, r in as_called.items() if T >= 128)
+    # "returning the weights": the explicit path is slower at every length, and more so as T grows
+    explicit = bench["ratios"]["explicit_over_sdpa"]
+    assert all(r > 1 for r in explicit) and explicit[-1] > 2 * explicit[0]

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.paths:
         print(f"== {name} {PATHS[name]}", flush=True)
         result = run_path(PATHS[name], args.seeds)
+        data["source"] = result["source"]  # the code every path trained (tests/test_results_fresh.py)
         data["paths"][name] = {
             "env": PATHS[name],
             "cpu_capability": result["cpu_capability"],

@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from attention_notes import cli
+from attention_notes import cli, provenance
 from attention_notes.seq2seq import Seq2Seq
 
 __all__ = [
@@ -320,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
     cli.check_out_file(parser, args.out)
     results = run_seeds(ExperimentConfig(steps=args.steps), tuple(range(args.seeds)))
+    results["source"] = provenance.source_record([run_seeds])  # tests/test_results_fresh.py reads it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     rows = zip(results["lengths"], results["baseline"], results["attention"], strict=True)

@@ -7,6 +7,8 @@ of the same computation side by side in one process:
 
 - ``loop``: :func:`simple_self_attention_loop`, one Python-level dot product at a time;
 - ``vectorised``: :func:`simple_self_attention`, three matrix operations;
+- ``unchecked``: the same three operations written out, without the package's
+  input checks, so that ``vectorised / unchecked`` is what the checks cost;
 - ``sdpa``: ``torch.nn.functional.scaled_dot_product_attention(x, x, x, scale=1.0)``
   on the same (T, D) tensor, for which PyTorch takes its unfused "math" path;
 - ``sdpa_fused``: the same call on a (B, H, T, D) = (1, 1, T, D) view, for which
@@ -30,24 +32,42 @@ with the same weights (:func:`multihead_implementations`):
   (``torch.backends.mha.set_fastpath_enabled(False)``), so that it calls the
   fused ``scaled_dot_product_attention`` with ``is_causal=True``, as ``sdpa`` does.
 
-Timings are medians over repeated calls after a warm-up, taken in turn (loop,
-vectorised, sdpa, sdpa_fused, loop, ...) so that a slow moment of a shared
-machine hits all versions alike; ratios are medians of the per-round ratios.
-Peak memory is the rise of the process's peak resident set size (``VmHWM``,
-Linux) during one call. The loop version is measured at a length only if one
-call took less than ``--loop-budget`` seconds at the length before, so the
-last length it is measured at can take longer than the budget. The runs
-published with the package are in ``results/``; the performance page reads them
-with :func:`attention_notes.performance.load_benchmark` and
+Every call is timed by the CPU time of the thread that runs it
+(:func:`time.thread_time`), with PyTorch on that one thread
+(``torch.set_num_threads(1)``): on a shared machine, a call that is paused while
+another process runs is not charged for the pause, and no call waits for a
+second thread to be scheduled. The times are those of one core.
+
+Timings are medians over repeated calls after a warm-up. The fast versions
+(vectorised, unchecked, sdpa, sdpa_fused) are timed in rounds, one call of each in an
+order drawn at random for every round, so that a slow moment of a shared
+machine, or a version that leaves the caches cold for the next, hits all of
+them alike; ratios are medians of the per-round ratios. The loop gets rounds
+of its own: one loop call, then an untimed call of the vectorised version
+(the first call after the loop is slowed by it), then a timed one, whose
+ratio to the loop call is that round's loop/vectorised ratio. Peak memory is
+the rise of the process's peak resident set size (``VmHWM``, Linux) during one
+call. The loop version is measured at a length only if one call took less than
+``--loop-budget`` seconds at the length before, so the last length it is
+measured at can take longer than the budget.
+
+Every run records the commit it ran at and a hash of the source of the timed
+functions and of every package function they call
+(:func:`attention_notes.provenance.source_record`); ``tests/test_results_fresh.py``
+fails when the shipped code no longer has that hash. The runs published with
+the package are in ``results/``; the performance page reads them with
+:func:`attention_notes.performance.load_benchmark` and
 :func:`~attention_notes.performance.load_multihead`.
 """
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import json
 import os
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -60,6 +80,7 @@ from torch import nn
 from attention_notes import cli
 from attention_notes.masks import causal_mask
 from attention_notes.multihead import MultiHeadAttention
+from attention_notes.provenance import source_record
 from attention_notes.simple_attention import simple_self_attention, simple_self_attention_loop
 
 __all__ = [
@@ -71,11 +92,20 @@ __all__ = [
     "peak_memory",
     "run",
     "run_multihead",
+    "timed_functions",
 ]
+
+
+def _unchecked(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`simple_self_attention`'s three operations on a float32 (T, D) tensor, without its checks."""
+    attn_weights = torch.softmax(x @ x.mT, dim=-1)  # (T, T)
+    return attn_weights @ x, attn_weights  # (T, D), (T, T)
+
 
 IMPLEMENTATIONS: dict[str, Callable[[torch.Tensor], object]] = {
     "loop": simple_self_attention_loop,
     "vectorised": simple_self_attention,
+    "unchecked": _unchecked,
     "sdpa": lambda x: F.scaled_dot_product_attention(x, x, x, scale=1.0),
     "sdpa_fused": lambda x: _sdpa_4d(x[None, None]),
 }
@@ -148,22 +178,60 @@ def machine_info() -> dict:
     }
 
 
+# The clock of every timed call: CPU time of the calling thread, which does all the work (one torch thread).
+CLOCK = time.thread_time
+CLOCK_NAME = "time.thread_time"
+
+
 def _rounds(T: int) -> int:
     # More rounds where calls are cheap; enough for a stable median everywhere.
     return 50 if T <= 256 else 20 if T <= 1024 else 9
 
 
-def _side_by_side(fns: dict[str, Callable[[torch.Tensor], object]], x: torch.Tensor, rounds: int) -> dict:
-    """A warm-up call of each function, then ``rounds`` rounds calling each in turn; every call's time."""
+def _loop_rounds(T: int) -> int:
+    # One loop call takes about 6 microseconds for each of its 2 T^2 steps: 15 rounds at
+    # T = 256 take about 10 s, and give the medians of T = 128 and 256 fifteen points each.
+    return 25 if T <= 32 else 15
+
+
+def _side_by_side(
+    fns: dict[str, Callable[[torch.Tensor], object]], x: torch.Tensor, rounds: int, rng: random.Random
+) -> dict:
+    """A warm-up call of each function, then ``rounds`` rounds calling each once, in a random order."""
     for fn in fns.values():
         fn(x)
     times = {name: [] for name in fns}
+    order = list(fns)
     for _ in range(rounds):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(x)
-            times[name].append(time.perf_counter() - t0)
+        rng.shuffle(order)
+        for name in order:
+            t0 = CLOCK()
+            fns[name](x)
+            times[name].append(CLOCK() - t0)
     return times
+
+
+def _loop_side_by_side(x: torch.Tensor, rounds: int) -> tuple[list[float], list[float]]:
+    """The loop's own rounds: a loop call, an untimed vectorised call, a timed one; both lists of times."""
+    loop, vectorised = IMPLEMENTATIONS["loop"], IMPLEMENTATIONS["vectorised"]
+    loop(x)
+    loop_times, vectorised_times = [], []
+    for _ in range(rounds):
+        t0 = CLOCK()
+        loop(x)
+        loop_times.append(CLOCK() - t0)
+        vectorised(x)  # settles the caches and the allocator after the loop's many small tensors
+        t0 = CLOCK()
+        vectorised(x)
+        vectorised_times.append(CLOCK() - t0)
+    return loop_times, vectorised_times
+
+
+def timed_functions(multihead: bool = False) -> list[Callable]:
+    """The functions a benchmark times: their source, and what they call, is what a run records."""
+    if multihead:
+        return [multihead_implementations, multihead_modules]
+    return list(IMPLEMENTATIONS.values())
 
 
 def _median_ratio(numerator: list[float], denominator: list[float]) -> float:
@@ -176,19 +244,34 @@ def run(
     dim: int = 64,
     loop_budget: float = 0.5,
     seed: int = 0,
+    threads: int = 1,
 ) -> dict:
-    """Measure every implementation at every length; return a JSON-ready dict."""
+    """Measure every implementation at every length on ``threads`` torch threads; a JSON-ready dict."""
+    with _torch_threads(threads):
+        return _run(lengths, dim, loop_budget, seed)
+
+
+def _run(lengths: tuple[int, ...], dim: int, loop_budget: float, seed: int) -> dict:
+    source = source_record(timed_functions())  # before measuring: the code as it was when the run began
     _fix_mmap_threshold()
     start = time.perf_counter()
+    rng = random.Random(seed)
     names = list(IMPLEMENTATIONS)
+    fast = {n: fn for n, fn in IMPLEMENTATIONS.items() if n != "loop"}
     out = {name: {"median_s": [], "peak_bytes": []} for name in names}
-    ratio_vec_sdpa, ratio_vec_fused, ratio_loop_vec = [], [], []
+    ratio_vec_sdpa, ratio_vec_fused, ratio_loop_vec, ratio_vec_unchecked = [], [], [], []
     loop_on = True
     for T in lengths:
         x = torch.randn(T, dim, generator=torch.Generator().manual_seed(seed))  # (T, D)
-        active = {n: fn for n, fn in IMPLEMENTATIONS.items() if n != "loop" or loop_on}
-        rounds = _rounds(T) if "loop" not in active else min(_rounds(T), 5)
-        times = _side_by_side(active, x, rounds)
+        times = _side_by_side(fast, x, _rounds(T), rng)
+        if loop_on:
+            times["loop"], loop_vectorised = _loop_side_by_side(x, _loop_rounds(T))
+            ratio_loop_vec.append(_median_ratio(times["loop"], loop_vectorised))
+            # Decided after measuring: the loop is measured at the next length only if it
+            # took less than the budget at this one, so its last length can take longer.
+            loop_on = statistics.median(times["loop"]) < loop_budget
+        else:
+            ratio_loop_vec.append(None)
         for name in names:
             if name in times:
                 out[name]["median_s"].append(statistics.median(times[name]))
@@ -198,15 +281,11 @@ def run(
                 out[name]["peak_bytes"].append(None)
         ratio_vec_sdpa.append(_median_ratio(times["vectorised"], times["sdpa"]))
         ratio_vec_fused.append(_median_ratio(times["vectorised"], times["sdpa_fused"]))
-        if "loop" in times:
-            ratio_loop_vec.append(_median_ratio(times["loop"], times["vectorised"]))
-            # Decided after measuring: the loop is measured at the next length only if it
-            # took less than the budget at this one, so its last length can take longer.
-            loop_on = statistics.median(times["loop"]) < loop_budget
-        else:
-            ratio_loop_vec.append(None)
+        ratio_vec_unchecked.append(_median_ratio(times["vectorised"], times["unchecked"]))
     return {
         "machine": machine_info(),
+        "source": source,
+        "clock": CLOCK_NAME,
         "dim": dim,
         "dtype": "float32",
         "lengths": list(lengths),
@@ -216,6 +295,7 @@ def run(
             "loop_over_vectorised": ratio_loop_vec,
             "vectorised_over_sdpa": ratio_vec_sdpa,
             "vectorised_over_sdpa_fused": ratio_vec_fused,
+            "vectorised_over_unchecked": ratio_vec_unchecked,
         },
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -287,10 +367,18 @@ def run_multihead(
     num_heads: int = 4,
     batch: int = 1,
     seed: int = 0,
+    threads: int = 1,
 ) -> dict:
     """Measure the four multi-head calls at every length, side by side; return a JSON-ready dict."""
+    with _torch_threads(threads):
+        return _run_multihead(lengths, d_model, num_heads, batch, seed)
+
+
+def _run_multihead(lengths: tuple[int, ...], d_model: int, num_heads: int, batch: int, seed: int) -> dict:
+    source = source_record(timed_functions(multihead=True))  # before measuring
     _fix_mmap_threshold()
     start = time.perf_counter()
+    rng = random.Random(seed)
     mha, reference = multihead_modules(d_model, num_heads, max(lengths), seed)
     out = {name: {"median_s": [], "peak_bytes": []} for name in MULTIHEAD_IMPLEMENTATIONS}
     ratios = {f"{a}_over_{b}": [] for a, b in MULTIHEAD_RATIOS}
@@ -298,7 +386,7 @@ def run_multihead(
         for T in lengths:
             x = torch.randn(batch, T, d_model, generator=torch.Generator().manual_seed(seed))  # (B, T, D)
             fns = multihead_implementations(mha, reference, T)
-            times = _side_by_side(fns, x, _multihead_rounds(T))
+            times = _side_by_side(fns, x, _multihead_rounds(T), rng)
             for name, fn in fns.items():
                 out[name]["median_s"].append(statistics.median(times[name]))
                 out[name]["peak_bytes"].append(peak_memory(lambda fn=fn, x=x: fn(x)))
@@ -306,6 +394,8 @@ def run_multihead(
                 ratios[f"{a}_over_{b}"].append(_median_ratio(times[a], times[b]))
     return {
         "machine": machine_info(),
+        "source": source,
+        "clock": CLOCK_NAME,
         "d_model": d_model,
         "num_heads": num_heads,
         "batch": batch,
@@ -315,6 +405,16 @@ def run_multihead(
         "ratios": ratios,
         "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _fix_mmap_threshold() -> None:

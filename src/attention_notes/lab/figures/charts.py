@@ -48,9 +48,10 @@ TEXT = {
         "matrix": "$T \\times T$ の重み行列 1 つ",
         "performance_title": "単純化したセルフアテンション（D = 64, float32, CPU）",
         "performance_alt": (
-            "両対数グラフ 2 枚。左は系列長 T に対する計算時間で、ループ版は行列積の数百倍遅い。"
+            "両対数グラフ 2 枚。左は系列長 T に対する 1 コアでの計算時間で、"
+            "ループ版は行列積の数十倍から千倍以上遅い。"
             "行列積と (T, D) 入力の SDPA はほぼ重なり、T が大きいところでは T² に比例する傾きで増える。"
-            "(B, H, T, D) 入力の SDPA は融合カーネルを使い、大きな T で数倍速い。"
+            "(B, H, T, D) 入力の SDPA は融合カーネルを使い、大きな T で 2〜3 倍速い。"
             "右はピークメモリで、行列積と (T, D) 入力の SDPA は T×T の重み行列と同じく T² に比例して増え、"
             "融合カーネルはほとんどメモリを増やさない。"
         ),
@@ -88,11 +89,12 @@ TEXT = {
         "matrix": "one $T \\times T$ weight matrix",
         "performance_title": "Simplified self-attention (D = 64, float32, CPU)",
         "performance_alt": (
-            "Two log-log plots. Left: time per call against sequence length T; the loop version is "
-            "hundreds of times slower than matrix products, which nearly coincide with SDPA on a (T, D) "
-            "input and, for large T, rise with the slope of T squared; SDPA on a (B, H, T, D) input uses "
-            "a fused kernel and is several times faster for large T. Right: peak memory, which grows as "
-            "T squared, like the T by T weight matrix, except for the fused kernel, which barely adds any."
+            "Two log-log plots. Left: time per call on one core against sequence length T; the loop "
+            "version is tens to over a thousand times slower than matrix products, which nearly coincide "
+            "with SDPA on a (T, D) input and, for large T, rise with the slope of T squared; SDPA on a "
+            "(B, H, T, D) input uses a fused kernel and is two to three times faster for large T. Right: "
+            "peak memory, which grows as T squared, like the T by T weight matrix, except for the fused "
+            "kernel, which barely adds any."
         ),
     },
 }
