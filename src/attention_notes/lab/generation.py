@@ -185,7 +185,7 @@ def run(
     totals: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048),
     ratio_rounds: int = 5,
     step_positions: tuple[int, ...] = tuple(range(128, 2049, 128)),
-    step_rounds: int = 3,
+    step_rounds: int = 5,
 ) -> dict:
     """Every measurement of the module docstring; a JSON-ready dict."""
     start = time.perf_counter()
