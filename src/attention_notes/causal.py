@@ -24,7 +24,7 @@ from torch import nn
 
 from attention_notes.checks import check_attention_args, check_sequence
 from attention_notes.masks import CausalMaskModule, causal_mask, register_causal_mask
-from attention_notes.scaled_dot_product import _scaled_dot_product_attention
+from attention_notes.scaled_dot_product import projected_attention
 
 __all__ = ["CausalAttention", "causal_mask"]
 
@@ -72,7 +72,7 @@ class CausalAttention(CausalMaskModule):
         keys = self.W_key(x)  # (B, T, d_out)
         values = self.W_value(x)  # (B, T, d_out)
         mask = self.mask[:T, :T]  # (T, T), True = blocked
-        context, attn_weights = _scaled_dot_product_attention(
+        context, attn_weights = projected_attention(
             queries, keys, values, mask=mask, dropout=self.dropout, source="x"
         )  # (B, T, d_out), (B, T, T)
         if unbatched:

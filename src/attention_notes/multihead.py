@@ -40,7 +40,7 @@ from attention_notes.checks import (
     check_sequence,
 )
 from attention_notes.masks import CausalMaskModule, register_causal_mask
-from attention_notes.scaled_dot_product import _scaled_dot_product_attention
+from attention_notes.scaled_dot_product import projected_attention
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
 
@@ -145,7 +145,7 @@ class MultiHeadAttention(CausalMaskModule):
         values = self.W_value(x).view(B, T, H, hd).transpose(1, 2)  # (B, H, T, hd)
         if need_weights:
             mask = self.mask[:T, :T]  # (T, T), True = blocked; broadcasts over B and H
-            context, attn_weights = _scaled_dot_product_attention(
+            context, attn_weights = projected_attention(
                 queries, keys, values, mask=mask, dropout=self.dropout, source="x"
             )  # (B, H, T, hd), (B, H, T, T)
         else:

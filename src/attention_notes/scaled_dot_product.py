@@ -29,7 +29,7 @@ from attention_notes.checks import (
 )
 from attention_notes.masks import check_mask
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["projected_attention", "scaled_dot_product_attention"]
 
 
 def scaled_dot_product_attention(
@@ -58,10 +58,10 @@ def scaled_dot_product_attention(
     ``torch.autocast`` it takes and returns the autocast dtype but computes in
     float32.
     """
-    return _scaled_dot_product_attention(query, key, value, mask, dropout, scale)
+    return projected_attention(query, key, value, mask, dropout, scale)
 
 
-def _scaled_dot_product_attention(
+def projected_attention(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
@@ -70,7 +70,10 @@ def _scaled_dot_product_attention(
     scale: float | None = None,
     source: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`scaled_dot_product_attention`, for the modules: ``source`` names what they project.
+    """:func:`scaled_dot_product_attention` of a module's projections: ``source`` names what they project.
+
+    The attention modules (trainable, causal, multi-head) call this with the
+    queries, keys and values they computed from their input.
 
     With ``source="x"``, the messages about non-finite queries, keys, values
     or scores name ``x``, the tensor the caller passed, and tell them to scale

@@ -34,7 +34,7 @@ from attention_notes.checks import (
     check_size,
     check_tensor,
 )
-from attention_notes.scaled_dot_product import _scaled_dot_product_attention
+from attention_notes.scaled_dot_product import projected_attention
 
 __all__ = ["SelfAttention", "SelfAttentionV1"]
 
@@ -78,7 +78,7 @@ class SelfAttentionV1(nn.Module):
         keys = x @ self.W_key  # (B, T, d_in) @ (d_in, d_out) -> (B, T, d_out)
         values = x @ self.W_value  # (B, T, d_in) @ (d_in, d_out) -> (B, T, d_out)
         # source="x": a projection or scores that overflow are reported as x's, the tensor the caller passed.
-        return _scaled_dot_product_attention(queries, keys, values, source="x")  # (B, T, d_out), (B, T, T)
+        return projected_attention(queries, keys, values, source="x")  # (B, T, d_out), (B, T, T)
 
 
 class SelfAttention(nn.Module):
@@ -115,4 +115,4 @@ class SelfAttention(nn.Module):
         keys = self.W_key(x)  # (B, T, d_in) -> (B, T, d_out)
         values = self.W_value(x)  # (B, T, d_in) -> (B, T, d_out)
         # source="x": a projection or scores that overflow are reported as x's, the tensor the caller passed.
-        return _scaled_dot_product_attention(queries, keys, values, source="x")  # (B, T, d_out), (B, T, T)
+        return projected_attention(queries, keys, values, source="x")  # (B, T, d_out), (B, T, T)
