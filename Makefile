@@ -33,6 +33,11 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch==2.13.0 pins a version, not a build: which build arrives depends on the
 	# index (see TORCH_CPU above).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_TORCH) -c constraints.txt -e '.[docs,test]'
+	# The book's package, a test-only reference (tests/test_references.py), without its
+	# dependencies: its wheel declares TensorFlow (hundreds of MB), JupyterLab, pandas and
+	# numpy<2.1 (which conflicts with our numpy); its llama3 module needs only torch and
+	# tiktoken, which the test extras install.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt llms-from-scratch==1.0.19
 	touch $@
 
 venv: $(STAMP)  ## Create .venv and install the package, docs and test tools
@@ -79,6 +84,7 @@ format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 
 bench: $(STAMP)  ## Benchmark loops vs matmul vs SDPA (not part of `make test`), then redraw and re-check the page
 	$(BIN)/python -m attention_notes.lab.benchmark --out src/attention_notes/results/benchmark.json
+	$(BIN)/python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json
 	$(MAKE) figures
 	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md
 
