@@ -1,8 +1,9 @@
-"""The KV-cache memory estimator: its formulas on small configurations, and the published ones."""
+"""The KV-cache memory estimator: its formulas, the published configurations, and the bytes real caches hold."""
 
 import dataclasses
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from attention_notes.kv_memory import (
     kv_bytes_per_token,
     kv_cache_bytes,
 )
+from attention_notes.llama import LlamaConfig, LlamaModel
+from attention_notes.mla import LatentKVCache, MultiHeadLatentAttention
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
 pytestmark = pytest.mark.inputs("src/attention_notes")
@@ -121,6 +124,55 @@ def test_published_full_contexts():
     for model in PUBLISHED.values():
         assert model.sources and all(s.startswith("https://") for s in model.sources)
         assert model.name in PUBLISHED and PUBLISHED[model.name] is model
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(("n_heads", "n_kv_groups"), [(4, 4), (4, 2), (4, 1)], ids=["MHA", "GQA", "MQA"])
+def test_the_estimate_is_the_bytes_a_llama_models_caches_hold(n_heads, n_kv_groups, dtype):
+    """Part 1's decoder, 3 layers, 2 sequences: a prompt of 5 tokens, then 2 decoded one at a time."""
+    cfg = LlamaConfig(
+        vocab_size=11, context_length=16, emb_dim=8, n_heads=n_heads, n_layers=3, hidden_dim=12,
+        n_kv_groups=n_kv_groups, dtype=dtype,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = LlamaModel(cfg)
+    estimate = CacheConfig(
+        num_layers=3,
+        num_heads=n_heads,
+        num_kv_heads=n_kv_groups,
+        head_dim=8 // n_heads,
+        dtype_bytes=dtype.itemsize,
+    )
+    caches = model.new_cache()
+    idx = torch.randint(11, (2, 7))
+    with torch.no_grad():
+        model(idx[:, :5], caches)
+        assert sum(c.nbytes for c in caches) == kv_cache_bytes(estimate, 5, batch_size=2)
+        for t in (5, 6):
+            model(idx[:, t : t + 1], caches)
+        assert sum(c.nbytes for c in caches) == kv_cache_bytes(estimate, 7, batch_size=2)
+
+
+def test_the_mla_estimate_is_the_bytes_latent_caches_hold():
+    torch.manual_seed(0)
+    layers = [MultiHeadLatentAttention(16, 4, 6, 4, 2, 3, context_length=16) for _ in range(2)]
+    caches = [LatentKVCache() for _ in layers]
+    x = torch.randn(3, 9, 16)
+    with torch.no_grad():
+        for layer, cache in zip(layers, caches, strict=True):
+            layer(x, cache=cache)
+    estimate = CacheConfig(
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=4,
+        head_dim=4,
+        dtype_bytes=4,
+        kv_lora_rank=6,
+        qk_rope_head_dim=2,
+    )
+    assert (
+        sum(c.nbytes for c in caches) == kv_cache_bytes(estimate, 9, batch_size=3) == 2 * 3 * 9 * (6 + 2) * 4
+    )
 
 
 def test_configs_are_frozen():
