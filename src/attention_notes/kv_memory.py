@@ -1,0 +1,224 @@
+r"""How much memory a context costs: the bytes of a KV cache for MHA, GQA, MQA, sliding windows and MLA.
+
+While a model generates, every attention layer keeps the keys and values of
+the tokens so far (part 1's KV cache). Per token and layer that is
+
+- multi-head attention (MHA): ``2 * num_heads * head_dim`` numbers (a key and a value per head);
+- grouped-query attention (GQA): ``2 * num_kv_heads * head_dim``, the query heads sharing
+  ``num_kv_heads`` key-value heads; multi-query attention (MQA) is GQA with one;
+- multi-head latent attention (MLA, DeepSeek-V2 and V3): ``kv_lora_rank + qk_rope_head_dim``,
+  one compressed latent and one shared rotated key, whatever the number of heads;
+
+times ``dtype_bytes`` (2 for bfloat16). A layer with a sliding window keeps
+only its last ``window`` tokens (and the first ``sink_tokens``), so its share
+stops growing; models such as Gemma 3 interleave such *local* layers with
+*global* ones that keep everything (5 local to 1 global).
+
+:class:`CacheConfig` holds what decides the cache; :func:`kv_bytes_per_token`
+and :func:`kv_cache_bytes` do the arithmetic; :data:`PUBLISHED` holds real
+models' configurations, each with the sources its numbers come from.
+"""
+
+from dataclasses import dataclass
+
+from attention_notes.checks import check_positive_int
+
+__all__ = [
+    "PUBLISHED",
+    "CacheConfig",
+    "PublishedModel",
+    "cached_tokens",
+    "kv_bytes_per_token",
+    "kv_cache_bytes",
+]
+
+
+def _check_optional_positive(name: str, value: object) -> None:
+    if value is not None:
+        check_positive_int(name, value)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """What decides the size of a model's KV cache; checked when made.
+
+    ``num_layers`` attention layers, each with ``num_heads`` query heads of
+    ``head_dim`` numbers and ``num_kv_heads`` key-value heads (equal to
+    ``num_heads`` for MHA, 1 for MQA, a divisor in between for GQA), cached in
+    numbers of ``dtype_bytes`` bytes.
+
+    ``window``: the sliding window of the local layers (None: every layer is
+    global). ``global_every``: with a window, every ``global_every``-th layer
+    (layers ``global_every - 1``, ``2 * global_every - 1``, ... counting from 0)
+    is global, as Gemma 3's ``sliding_window_pattern``; None makes every layer
+    local. ``sink_tokens``: the first tokens a local layer keeps as well.
+
+    ``kv_lora_rank`` and ``qk_rope_head_dim`` (both or neither) make the cache
+    MLA's: per layer and token, the latent and the shared rotated key, in place
+    of keys and values per head. ``num_heads``, ``num_kv_heads`` and
+    ``head_dim`` then still describe the heads, so that replacing the two
+    fields by None gives the MHA or GQA model of the same size.
+    """
+
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    dtype_bytes: int = 2
+    window: int | None = None
+    global_every: int | None = None
+    sink_tokens: int = 0
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("num_layers", "num_heads", "num_kv_heads", "head_dim", "dtype_bytes"):
+            check_positive_int(name, getattr(self, name))
+        for name in ("window", "global_every", "kv_lora_rank", "qk_rope_head_dim"):
+            _check_optional_positive(name, getattr(self, name))
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_kv_heads must divide num_heads (each key-value head serves num_heads / num_kv_heads "
+                f"query heads), got num_heads = {self.num_heads}, num_kv_heads = {self.num_kv_heads}"
+            )
+        sinks = self.sink_tokens
+        if isinstance(sinks, bool) or not isinstance(sinks, int) or sinks < 0:
+            raise ValueError(f"sink_tokens must be an int >= 0, got {self.sink_tokens!r}")
+        if self.window is None and (self.global_every is not None or self.sink_tokens):
+            raise ValueError(
+                "global_every and sink_tokens describe the local layers of a sliding window: "
+                f"set window too, got window = None, global_every = {self.global_every}, "
+                f"sink_tokens = {self.sink_tokens}"
+            )
+        if (self.kv_lora_rank is None) != (self.qk_rope_head_dim is None):
+            raise ValueError(
+                "kv_lora_rank and qk_rope_head_dim make the cache MLA's together: give both or neither, "
+                f"got kv_lora_rank = {self.kv_lora_rank}, qk_rope_head_dim = {self.qk_rope_head_dim}"
+            )
+
+    @property
+    def scheme(self) -> str:
+        """ "MLA", "MHA", "MQA" or "GQA": how the keys and values of one layer are cached."""
+        if self.kv_lora_rank is not None:
+            return "MLA"
+        if self.num_kv_heads == self.num_heads:
+            return "MHA"
+        return "MQA" if self.num_kv_heads == 1 else "GQA"
+
+    @property
+    def layer_windows(self) -> tuple[int | None, ...]:
+        """Each layer's window (None for a global layer), layer 0 first."""
+        if self.window is None:
+            return (None,) * self.num_layers
+        if self.global_every is None:
+            return (self.window,) * self.num_layers
+        every = self.global_every
+        return tuple(None if (i + 1) % every == 0 else self.window for i in range(self.num_layers))
+
+    @property
+    def bytes_per_token_per_layer(self) -> int:
+        """What one token adds to one layer's cache."""
+        if self.kv_lora_rank is not None:
+            return (self.kv_lora_rank + self.qk_rope_head_dim) * self.dtype_bytes  # latent + shared key
+        return 2 * self.num_kv_heads * self.head_dim * self.dtype_bytes  # a key and a value per KV head
+
+
+def kv_bytes_per_token(config: CacheConfig) -> int:
+    """Bytes one more token adds to the cache of all layers while no window is full."""
+    return config.num_layers * config.bytes_per_token_per_layer
+
+
+def cached_tokens(config: CacheConfig, context_length: int) -> tuple[int, ...]:
+    """How many tokens each layer keeps after ``context_length`` tokens: all, or its window and sinks."""
+    check_positive_int("context_length", context_length)
+    kept = [context_length if w is None else w + config.sink_tokens for w in config.layer_windows]
+    return tuple(min(context_length, n) for n in kept)
+
+
+def kv_cache_bytes(config: CacheConfig, context_length: int, batch_size: int = 1) -> int:
+    """Bytes of the whole cache after ``context_length`` tokens, for ``batch_size`` sequences."""
+    check_positive_int("batch_size", batch_size)
+    return batch_size * sum(cached_tokens(config, context_length)) * config.bytes_per_token_per_layer
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """A real model's cache configuration, its context length and where the numbers come from."""
+
+    name: str
+    config: CacheConfig
+    context_length: int
+    sources: tuple[str, ...]
+
+
+# Every number below was read from the model's config.json (or its paper where
+# the config is silent) at the URL next to it. The estimates assume a bfloat16
+# cache (dtype_bytes = 2), the dtype each config.json names ("torch_dtype":
+# "bfloat16"); serving engines may store the cache in 8 bits instead.
+PUBLISHED: dict[str, PublishedModel] = {
+    "Llama 3 8B": PublishedModel(
+        "Llama 3 8B",
+        # https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json
+        CacheConfig(
+            num_layers=32,  # "num_hidden_layers": 32
+            num_heads=32,  # "num_attention_heads": 32
+            num_kv_heads=8,  # "num_key_value_heads": 8 (GQA)
+            head_dim=128,  # "hidden_size": 4096 / 32 heads
+        ),
+        context_length=8192,  # "max_position_embeddings": 8192
+        sources=("https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json",),
+    ),
+    "Mistral 7B": PublishedModel(
+        "Mistral 7B",
+        # https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json and
+        # Jiang et al. 2023, "Mistral 7B", Table 1, https://arxiv.org/abs/2310.06825
+        CacheConfig(
+            num_layers=32,  # "num_hidden_layers": 32; n_layers 32
+            num_heads=32,  # "num_attention_heads": 32; n_heads 32
+            num_kv_heads=8,  # "num_key_value_heads": 8; n_kv_heads 8
+            head_dim=128,  # head_dim 128 (4096 / 32)
+            window=4096,  # "sliding_window": 4096; window_size 4096, every layer (a rolling buffer of 4096)
+        ),
+        context_length=8192,  # context_len 8192 (Table 1)
+        sources=(
+            "https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json",
+            "https://arxiv.org/abs/2310.06825",
+        ),
+    ),
+    "Gemma 3 27B": PublishedModel(
+        "Gemma 3 27B",
+        # https://huggingface.co/google/gemma-3-27b-pt/blob/main/config.json ("text_config") and
+        # Gemma Team 2025, "Gemma 3 Technical Report", https://arxiv.org/abs/2503.19786
+        CacheConfig(
+            num_layers=62,  # "num_hidden_layers": 62
+            num_heads=32,  # "num_attention_heads": 32
+            num_kv_heads=16,  # "num_key_value_heads": 16
+            head_dim=128,  # "head_dim": 128
+            window=1024,  # "sliding_window": 1024
+            global_every=6,  # "sliding_window_pattern": 6: 5 local layers, then 1 global (10 of the 62)
+        ),
+        context_length=131072,  # 128K tokens (the report); Gemma3TextConfig's max_position_embeddings
+        sources=(
+            "https://huggingface.co/google/gemma-3-27b-pt/blob/main/config.json",
+            "https://arxiv.org/abs/2503.19786",
+        ),
+    ),
+    "DeepSeek-V3": PublishedModel(
+        "DeepSeek-V3",
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json and
+        # DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", section 4.2, https://arxiv.org/abs/2412.19437
+        CacheConfig(
+            num_layers=61,  # "num_hidden_layers": 61
+            num_heads=128,  # "num_attention_heads": 128
+            num_kv_heads=128,  # "num_key_value_heads": 128 (the MHA it compresses)
+            head_dim=128,  # the per-head dimension d_h = 128 of the report ("v_head_dim": 128)
+            kv_lora_rank=512,  # "kv_lora_rank": 512, the report's d_c
+            qk_rope_head_dim=64,  # "qk_rope_head_dim": 64, the report's d_h^R
+        ),
+        context_length=131072,  # extended to 128K tokens (report, section 4.3)
+        sources=(
+            "https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json",
+            "https://arxiv.org/abs/2412.19437",
+        ),
+    ),
+}
