@@ -20,6 +20,10 @@ Attention in today's LLMs, and a small decoder built from it:
 - :mod:`attention_notes.gqa`: grouped-query (and multi-query) attention, with RoPE and an optional cache.
 - :mod:`attention_notes.rope`: rotary position embeddings, in both layouts, and the permutation between them.
 - :mod:`attention_notes.llama`: a Llama-style decoder and greedy generation with and without the cache.
+- :mod:`attention_notes.tiled`: FlashAttention's forward pass as a loop over key blocks (online softmax).
+- :mod:`attention_notes.sliding_window`: the sliding-window mask, with attention sinks.
+- :mod:`attention_notes.mla`: multi-head latent attention (DeepSeek-V2/V3) and its latent cache.
+- :mod:`attention_notes.kv_memory`: how many bytes a KV cache takes, for every caching scheme.
 
 What the concepts share, and what the performance page reads:
 
@@ -53,6 +57,7 @@ from attention_notes.gqa import GroupedQueryAttention
 from attention_notes.kv_cache import KVCache
 from attention_notes.llama import LlamaConfig, LlamaModel, generate
 from attention_notes.masks import causal_mask
+from attention_notes.mla import LatentKVCache, MultiHeadLatentAttention
 from attention_notes.multihead import MultiHeadAttention, MultiHeadAttentionWrapper
 from attention_notes.rope import apply_rope, compute_rope_params
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
@@ -68,7 +73,9 @@ from attention_notes.simple_attention import (
     simple_self_attention,
     simple_self_attention_loop,
 )
+from attention_notes.sliding_window import sliding_window_mask
 from attention_notes.softmax import softmax_naive, softmax_stable
+from attention_notes.tiled import tiled_attention
 from attention_notes.trainable import SelfAttention, SelfAttentionV1
 
 __all__ = [
@@ -79,10 +86,12 @@ __all__ = [
     "Encoder",
     "GroupedQueryAttention",
     "KVCache",
+    "LatentKVCache",
     "LlamaConfig",
     "LlamaModel",
     "MultiHeadAttention",
     "MultiHeadAttentionWrapper",
+    "MultiHeadLatentAttention",
     "SelfAttention",
     "SelfAttentionV1",
     "Seq2Seq",
@@ -101,6 +110,8 @@ __all__ = [
     "scores_to_weights",
     "simple_self_attention",
     "simple_self_attention_loop",
+    "sliding_window_mask",
     "softmax_naive",
     "softmax_stable",
+    "tiled_attention",
 ]
