@@ -51,29 +51,41 @@ def test_published_benchmark_shows_what_the_page_says_in_words():
     # "over a thousand times slower at 128 and 256 tokens"
     loop = _by_length(bench, ratios["loop_over_vectorised"])
     assert loop[128] > 1000 and loop[256] > 1000
-    # "for short sequences the package takes longer than the bare operations and than SDPA; its checks
-    # matter less as T grows, a few per cent from T = 512 on; from T = 64 on it is faster than the math path"
+    # "for short sequences the package takes longer than the bare operations and than the math path"
     unchecked = _by_length(bench, ratios["vectorised_over_unchecked"])
     sdpa = _by_length(bench, ratios["vectorised_over_sdpa"])
     assert unchecked[8] > 1.5 and sdpa[8] > 1
-    assert all(unchecked[T] < 1.1 for T in bench["lengths"] if T >= 512)
+    # "a fixed cost per call plus a check of the scores that grows with T^2: the fixed cost matters less
+    # as T grows, but the ratio does not fall to 1 (a few per cent from T = 512 on)". A fixed cost alone
+    # would leave the checked-minus-unchecked gap the same at every length; it grows more than fiftyfold.
+    assert all(1.01 < unchecked[T] < 1.1 for T in bench["lengths"] if T >= 512)
+    gap = {T: median["vectorised"][T] * (1 - 1 / unchecked[T]) for T in (8, 4096)}
+    assert gap[4096] > 50 * gap[8]
+    # "from T = 64 on it is faster than the math path"
     assert all(sdpa[T] < 1 for T in bench["lengths"] if T >= 64)
-    # "the fused kernel is faster than the package at every length, and from 256 tokens on the fastest
-    # version of all (below that, the bare three operations are faster still)"
+    # "the fused path is faster than the package at every length, and from 512 tokens on the fastest
+    # version measured (up to 256 tokens the bare three operations are faster still)"
     for T in bench["lengths"]:
         fused = median["sdpa_fused"][T]
         assert fused < median["vectorised"][T], T
-        if T >= 256:
+        if T >= 512:
             assert all(fused < median[name][T] for name in ("unchecked", "sdpa")), T
         else:
             assert median["unchecked"][T] < fused, T
+    # "the gap opens between 256 and 512 tokens: the fused path takes 3.0 times as long, the matrix
+    # version more than the fourfold growth of its work"
+    growth = {name: median[name][512] / median[name][256] for name in ("vectorised", "sdpa_fused")}
+    assert growth["vectorised"] > 4 > growth["sdpa_fused"]
+    fused_ratio = _by_length(bench, ratios["vectorised_over_sdpa_fused"])
+    assert fused_ratio[512] > 1.5 * fused_ratio[256]
 
 
 def test_published_multihead_shows_what_the_page_says_in_words():
     bench = load_multihead()
     as_called = _by_length(bench, bench["ratios"]["sdpa_over_nn_mha"])
-    # "up to T = 64 the two take about as long; from T = 128 on the package's fused path is faster"
-    assert all(0.85 <= r <= 1.15 for T, r in as_called.items() if T <= 64)
+    # "up to T = 64 neither is always the faster one; from T = 128 on the package's fused path is faster"
+    short = [r for T, r in as_called.items() if T <= 64]
+    assert min(short) < 1 < max(short) and all(0.8 <= r <= 1.25 for r in short)
     assert all(r < 1 for T, r in as_called.items() if T >= 128)
     # "returning the weights": the explicit path is slower at every length, and more so as T grows
     explicit = bench["ratios"]["explicit_over_sdpa"]
