@@ -14,6 +14,13 @@ code cannot drift apart. One module per concept, in the order of the site:
 - :mod:`attention_notes.seq2seq`: GRU encoder-decoders with and without attention.
 - :mod:`attention_notes.experiment`: the long-sequence experiment (``python -m``).
 
+Attention in today's LLMs, and a small decoder built from it:
+
+- :mod:`attention_notes.kv_cache`: the KV cache, and the causal mask of a query shorter than the keys.
+- :mod:`attention_notes.gqa`: grouped-query (and multi-query) attention, with RoPE and an optional cache.
+- :mod:`attention_notes.rope`: rotary position embeddings, in both layouts, and the permutation between them.
+- :mod:`attention_notes.llama`: a Llama-style decoder and greedy generation with and without the cache.
+
 What the concepts share, and what the performance page reads:
 
 - :mod:`attention_notes.checks`: the input checks, and the one dtype rule (``compute_dtype``).
@@ -42,8 +49,12 @@ Tensors are written ``(B, T, D)`` and so on; a leading ``...`` means
 from attention_notes.additive import AdditiveAttention
 from attention_notes.causal import CausalAttention
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.gqa import GroupedQueryAttention
+from attention_notes.kv_cache import KVCache
+from attention_notes.llama import LlamaConfig, LlamaModel, generate
 from attention_notes.masks import causal_mask
 from attention_notes.multihead import MultiHeadAttention, MultiHeadAttentionWrapper
+from attention_notes.rope import apply_rope, compute_rope_params
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
 from attention_notes.seq2seq import Decoder, Encoder, Seq2Seq
 from attention_notes.simple_attention import (
@@ -66,6 +77,10 @@ __all__ = [
     "CausalAttention",
     "Decoder",
     "Encoder",
+    "GroupedQueryAttention",
+    "KVCache",
+    "LlamaConfig",
+    "LlamaModel",
     "MultiHeadAttention",
     "MultiHeadAttentionWrapper",
     "SelfAttention",
@@ -73,9 +88,12 @@ __all__ = [
     "Seq2Seq",
     "all_scores",
     "all_scores_loop",
+    "apply_rope",
     "causal_mask",
+    "compute_rope_params",
     "context_vector",
     "context_vectors",
+    "generate",
     "journey_inputs",
     "query_scores",
     "query_scores_loop",

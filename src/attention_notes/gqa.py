@@ -147,8 +147,11 @@ class GroupedQueryAttention(nn.Module):
         keys = self.W_key(x).view(B, T, G, hd).transpose(1, 2)  # (B, T, G * hd) -> (B, G, T, hd)
         values = self.W_value(x).view(B, T, G, hd).transpose(1, 2)  # (B, G, T, hd)
         if self.rope_base is not None:
-            queries = apply_rope(queries, self.cos, self.sin, offset)  # (B, H, T, hd)
-            keys = apply_rope(keys, self.cos, self.sin, offset)  # (B, G, T, hd)
+            # The rows of positions offset .. offset + T - 1 (checked above), so that apply_rope's
+            # checks look at T rows, not the whole table, at every decoding step.
+            cos, sin = self.cos[offset : offset + T], self.sin[offset : offset + T]  # (T, hd) each
+            queries = apply_rope(queries, cos, sin)  # (B, H, T, hd)
+            keys = apply_rope(keys, cos, sin)  # (B, G, T, hd)
         if cache is not None:
             keys, values = cache.update(keys, values)  # (B, G, S, hd) each: after RoPE, before repeating
         S = keys.shape[2]

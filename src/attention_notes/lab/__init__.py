@@ -7,6 +7,8 @@ checks it). What lives here:
 - :mod:`attention_notes.lab.benchmark`: the benchmark harnesses of the
   performance page and their command line, ``python -m attention_notes.lab.benchmark``
   (``make bench``), which writes the runs that :mod:`attention_notes.performance` reads;
+- :mod:`attention_notes.lab.generation`: generation with and without the KV cache,
+  ``python -m attention_notes.lab.generation`` (``make bench``), and the cache's bytes;
 - :mod:`attention_notes.lab.figures`: the figures of the docs, one module per
   family of figures, and their command line,
   ``python -m attention_notes.lab.figures --out docs/assets/figures`` (``make figures``).
