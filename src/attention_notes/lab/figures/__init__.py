@@ -15,7 +15,8 @@ and every figure's alt text, in both languages (its ``TEXT``):
 - :mod:`~attention_notes.lab.figures.weights`: heatmaps of attention weights
   on the toy sentence (simplified, causal with its mask, per head);
 - :mod:`~attention_notes.lab.figures.llm`: the part on today's LLMs (the
-  decode step's mask, grouped heads, RoPE's rotation);
+  decode step's mask, generation's time with and without the cache, grouped
+  heads, RoPE's rotation);
 - :mod:`~attention_notes.lab.figures.diagrams`: the schematic encoder-decoder
   and Bahdanau diagrams, which draw no data;
 - :mod:`~attention_notes.lab.figures.style`: the look they share.
@@ -69,6 +70,7 @@ FIGURES: dict[str, Recipe] = {
     "bahdanau-step": Recipe(_no_data, diagrams.plot_bahdanau_step, diagrams.TEXT),
     "toy-weights": Recipe(weights.load_toy_weights, weights.plot_toy_weights, weights.TEXT),
     "decode-mask": Recipe(llm.load_decode_masks, llm.plot_decode_mask, llm.TEXT),
+    "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
 }

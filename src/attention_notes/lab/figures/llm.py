@@ -1,11 +1,15 @@
-"""Figures of the part on today's LLMs: the decode-step mask, grouped heads, RoPE's rotation.
+"""Figures of the part on today's LLMs: the decode-step mask, generation's time, grouped heads, RoPE.
 
 ``decode-mask`` (the KV cache page) is drawn from
-:func:`attention_notes.kv_cache.bottom_right_causal_mask`, ``gqa-heads`` (the
+:func:`attention_notes.kv_cache.bottom_right_causal_mask`, ``generation-time``
+(the same page) from the published ``results/generation.json`` (``make bench``), ``gqa-heads`` (the
 grouped-query attention page) from the grouping ``repeat_interleave`` gives,
 and ``rope-rotation`` (the RoPE page) from :mod:`attention_notes.rope`, so
 that each shows what the package computes.
 """
+
+import json
+from importlib import resources
 
 import torch
 from matplotlib import rc_context
@@ -18,6 +22,7 @@ from attention_notes.rope import apply_rope, compute_rope_params
 __all__ = [
     "TEXT",
     "load_decode_masks",
+    "load_generation",
     "load_gqa_grouping",
     "load_rope_rotation",
     "plot_decode_mask",
@@ -26,7 +31,7 @@ __all__ = [
     "plot_rope_rotation",
 ]
 
-# The words of the three figures, and their alt text, in each language of the site.
+# The words of the four figures, and their alt text, in each language of the site.
 TEXT = {
     "ja": {
         "key": "キー（位置）",
@@ -264,6 +269,11 @@ def plot_rope_rotation(data: dict, lang: str = "ja") -> Figure:
         ax_score.legend(frameon=False, fontsize=9)
         ax_score.grid(alpha=0.3)
     return fig
+
+
+def load_generation() -> dict:
+    """The published run of ``make bench``'s generation benchmark (``results/generation.json``)."""
+    return json.loads(resources.files("attention_notes").joinpath("results/generation.json").read_text())
 
 
 def plot_generation_time(results: dict, lang: str = "ja") -> Figure:
