@@ -71,8 +71,11 @@ def test_cache_bytes_match_the_formula_and_shrink_with_fewer_kv_heads(results):
     assert table["mha"]["nbytes"] == 4 * table["gqa"]["nbytes"] == 8 * table["mqa"]["nbytes"]
 
 
-def test_cache_bytes_are_measured_from_a_real_cache():
-    assert generation.cache_bytes(tokens=8, d_out=16, num_heads=8)["gqa"]["nbytes"] == 2 * 8 * 2 * 2 * 4
+def test_cache_bytes_are_measured_from_a_real_cache_and_match_the_formula_live():
+    table = generation.cache_bytes(tokens=8, d_out=16, num_heads=8)  # head_dim 2
+    for name, kv_heads in (("mha", 8), ("gqa", 2), ("mqa", 1)):
+        # 2 (keys and values) x 8 tokens x kv_heads x head_dim 2 x 4 bytes.
+        assert table[name]["nbytes"] == table[name]["formula_bytes"] == 2 * 8 * kv_heads * 2 * 4
 
 
 def test_timing_helpers_run_the_work_they_name():
