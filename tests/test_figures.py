@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.gqa import GroupedQueryAttention
+from attention_notes.kv_cache import bottom_right_causal_mask
 from attention_notes.lab.figures import FIGURES, LANGS, render_svg
 from attention_notes.lab.figures.diagrams import ALIGNED
 from attention_notes.lab.figures.weights import load_toy_weights
@@ -184,3 +186,32 @@ def test_encoder_decoder_alt_text_names_what_the_thick_lines_join():
         assert text[lang]["ed_source"] == text["en"]["ed_source"]  # the same sentence in both pictures
         assert text[lang]["ed_target"] == text["en"]["ed_target"]
         assert text[lang]["ed_source"] in text[lang]["encoder-decoder_alt"]
+
+
+# ---- the part on today's LLMs (lab/figures/llm.py) ------------------------------
+
+
+def test_decode_mask_figure_draws_the_packages_masks():
+    masks = FIGURES["decode-mask"].load()
+    assert masks["bottom_right"] == bottom_right_causal_mask(2, 6).tolist()
+    assert masks["decode"] == [[False] * 6]  # one query, the newest token: nothing blocked
+    # is_causal=True's top-left mask: the first query sees key 0 only, which is the trap the figure shows.
+    assert masks["top_left"][0] == [False] + [True] * 5
+    assert masks["top_left"] != masks["bottom_right"]
+
+
+def test_gqa_heads_figure_pairs_heads_as_the_module_does():
+    grouping = FIGURES["gqa-heads"].load()
+    attn = GroupedQueryAttention(d_in=3, d_out=8, num_heads=4, num_kv_groups=grouping["num_kv_groups"])
+    assert grouping["interleave"] == [h // attn.group_size for h in range(attn.num_heads)]
+    assert grouping["repeat"] != grouping["interleave"]
+
+
+def test_rope_figure_shows_a_rotation_and_scores_that_depend_on_the_distance_only():
+    data = FIGURES["rope-rotation"].load()
+    pair = torch.tensor(data["pair"])  # (6, 2): one pair at positions 0..5
+    torch.testing.assert_close(pair.norm(dim=-1), torch.ones(6))
+    torch.testing.assert_close(torch.atan2(pair[1, 1], pair[1, 0]), torch.tensor(1.0))  # theta_0 = 1 rad
+    torch.testing.assert_close(
+        torch.tensor(data["scores"][0]), torch.tensor(data["scores"][20]), atol=1e-5, rtol=0
+    )

@@ -14,6 +14,9 @@ and every figure's alt text, in both languages (its ``TEXT``):
   experiment's accuracy and alignment and the benchmark's timings;
 - :mod:`~attention_notes.lab.figures.weights`: heatmaps of attention weights
   on the toy sentence (simplified, causal with its mask, per head);
+- :mod:`~attention_notes.lab.figures.llm`: the part on today's LLMs (the
+  decode step's mask, generation's time with and without the cache, grouped
+  heads, RoPE's rotation);
 - :mod:`~attention_notes.lab.figures.diagrams`: the schematic encoder-decoder
   and Bahdanau diagrams, which draw no data;
 - :mod:`~attention_notes.lab.figures.style`: the look they share.
@@ -34,7 +37,7 @@ from matplotlib.figure import Figure
 
 from attention_notes import cli
 from attention_notes.experiment import load_results
-from attention_notes.lab.figures import charts, diagrams, weights
+from attention_notes.lab.figures import charts, diagrams, llm, weights
 from attention_notes.lab.figures.style import STYLE
 from attention_notes.performance import load_benchmark
 
@@ -66,6 +69,10 @@ FIGURES: dict[str, Recipe] = {
     "encoder-decoder": Recipe(_no_data, diagrams.plot_encoder_decoder, diagrams.TEXT),
     "bahdanau-step": Recipe(_no_data, diagrams.plot_bahdanau_step, diagrams.TEXT),
     "toy-weights": Recipe(weights.load_toy_weights, weights.plot_toy_weights, weights.TEXT),
+    "decode-mask": Recipe(llm.load_decode_masks, llm.plot_decode_mask, llm.TEXT),
+    "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
+    "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
+    "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
 }
 
 
