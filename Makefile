@@ -82,11 +82,16 @@ format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix src tests tools hooks
 	$(BIN)/ruff format src tests tools hooks
 
-bench: $(STAMP)  ## Benchmark loops vs matmul vs SDPA (not part of `make test`), then redraw and re-check the page
+# Every published measurement, then the figures and the pages' printed tables.
+# tests/test_results_fresh.py and tests/test_generation.py name the file to
+# measure again when the code it timed changes; tests/test_prose_numbers.py
+# names the sentences that no longer say what the results say.
+bench: $(STAMP)  ## Every benchmark (not part of `make test`), then redraw the figures and the pages' tables
 	$(BIN)/python -m attention_notes.lab.benchmark --out src/attention_notes/results/benchmark.json
+	$(BIN)/python -m attention_notes.lab.benchmark --multihead --out src/attention_notes/results/multihead.json
 	$(BIN)/python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json
 	$(MAKE) figures
-	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md
+	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md docs/kv-cache.md docs/kv-cache.en.md
 
 figures: $(STAMP)  ## Redraw the docs' figures from the published results
 	$(BIN)/python -m attention_notes.lab.figures --out docs/assets/figures
