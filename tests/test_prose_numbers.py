@@ -21,6 +21,7 @@ import pytest
 from attention_notes import experiment
 from attention_notes.experiment import load_cpu_paths, load_results
 from attention_notes.performance import load_benchmark, load_multihead
+from tools import ja_style
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
 pytestmark = pytest.mark.inputs(
@@ -336,15 +337,17 @@ MEASUREMENT = re.compile(
 )
 
 
-def render(template: str) -> str:
+def render(template: str, page: str = "") -> str:
+    """The quote with the results' numbers; on a Japanese page, each numeral against its counter (tools/ja_style.py)."""
     values = {name: fmt.format(get()) for name, (get, fmt) in SOURCES.items() if "{" + name + "}" in template}
-    return template.format(**values)
+    text = template.format(**values)
+    return text if ".en." in page or not page else ja_style.fix(text)
 
 
 @pytest.mark.parametrize("page", list(QUOTES))
 def test_quoted_numbers_match_the_results(page):
     text = prose(page)
-    missing = [render(quote) for quote in QUOTES[page] if render(quote) not in text]
+    missing = [render(quote, page) for quote in QUOTES[page] if render(quote, page) not in text]
     assert not missing, (
         f"docs/{page} no longer says what the results say; the text, rendered from the current results, "
         f"is not on the page: {missing}"
@@ -356,12 +359,12 @@ def test_every_measured_number_in_the_prose_is_checked(page):
     text = prose(page)
     covered = []
     for quote in QUOTES[page]:
-        rendered = render(quote)
+        rendered = render(quote, page)
         start = text.find(rendered)
         while start >= 0:
             covered.append((start, start + len(rendered)))
             start = text.find(rendered, start + 1)
-    allowed = NOT_RESULTS.get(page, {})
+    allowed = {render(number, page) for number in NOT_RESULTS.get(page, {})}
     unchecked = []
     for match in MEASUREMENT.finditer(text):
         inside = any(a <= match.start() and match.end() <= b for a, b in covered)
