@@ -25,6 +25,13 @@ where :math:`R` rotates by position (:mod:`attention_notes.rope`) and :math:`M`
 is the causal mask, aligned bottom-right when a cache makes the query shorter
 than the keys (:func:`~attention_notes.kv_cache.bottom_right_causal_mask`).
 
+With ``sliding_window=W`` (Mistral 7B, the local layers of Gemma 2 and 3),
+:math:`M` is the sliding-window mask instead
+(:func:`~attention_notes.sliding_window.sliding_window_mask`): each query sees
+its last ``W`` keys and the first ``sink_tokens`` ones, and its
+:class:`~attention_notes.kv_cache.KVCache` (made with the same ``window`` and
+``sink_tokens``) keeps only those, each rotated at its absolute position.
+
 Shapes: ``H`` query heads, ``G = num_kv_groups`` key/value heads, ``hd = head_dim``.
 """
 
@@ -43,6 +50,7 @@ from attention_notes.checks import (
 from attention_notes.kv_cache import KVCache, bottom_right_causal_mask
 from attention_notes.rope import apply_rope, compute_rope_params
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
+from attention_notes.sliding_window import sliding_window_mask
 
 __all__ = ["GroupedQueryAttention"]
 
@@ -63,6 +71,12 @@ class GroupedQueryAttention(nn.Module):
             then invisible to the module, as in chapter 3's attention).
         dtype: the projections' dtype (default: torch's). The RoPE tables
             stay float32 until the module is moved with ``.to(dtype)``.
+        sliding_window: None (default): causal attention over every earlier
+            token. An int ``W >= 1``: each query sees only its last ``W``
+            keys (its own included) and the first ``sink_tokens``; a cache
+            must then be ``KVCache(window=W, sink_tokens=sink_tokens)``.
+        sink_tokens: the first tokens every query keeps seeing (attention
+            sinks, StreamingLLM); only with ``sliding_window``.
 
     Parameters (no biases, the book's names, so its state_dict loads):
     ``W_query`` (d_in -> d_out), ``W_key`` and ``W_value``
@@ -78,6 +92,8 @@ class GroupedQueryAttention(nn.Module):
         context_length: int = 4096,
         rope_base: float | None = 10_000.0,
         dtype: torch.dtype | None = None,
+        sliding_window: int | None = None,
+        sink_tokens: int = 0,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -98,6 +114,21 @@ class GroupedQueryAttention(nn.Module):
                 f"num_kv_groups (the number of key/value heads, not heads per group) must divide "
                 f"num_heads = {num_heads}, got num_kv_groups = {num_kv_groups}"
             )
+        if sliding_window is not None:
+            check_positive_int("sliding_window", sliding_window)
+        if isinstance(sink_tokens, bool) or not isinstance(sink_tokens, int):
+            raise TypeError(
+                f"sink_tokens must be an int >= 0, got {type(sink_tokens).__name__} {sink_tokens!r}"
+            )
+        if sink_tokens < 0:
+            raise ValueError(f"sink_tokens must be an int >= 0, got {sink_tokens}")
+        if sliding_window is None and sink_tokens:
+            raise ValueError(
+                f"sink_tokens are kept besides a sliding window: set sliding_window too, got "
+                f"sliding_window = None and sink_tokens = {sink_tokens}"
+            )
+        self.sliding_window = sliding_window
+        self.sink_tokens = sink_tokens
         self.d_in = d_in
         self.d_out = d_out
         self.num_heads = num_heads
@@ -130,11 +161,24 @@ class GroupedQueryAttention(nn.Module):
         (T, d_out) and (H, T, S) for an unbatched input. With
         ``need_weights=False``, PyTorch's fused ``scaled_dot_product_attention``
         (``enable_gqa=True``) computes the context and ``attn_weights`` is None.
+
+        With ``sliding_window``, the mask is the sliding-window one, and a
+        cache returns only the keys it holds (the sinks and the last window)
+        followed by the T new ones: ``S`` is then at most
+        ``sliding_window + sink_tokens + T`` and the mask is built from the
+        absolute positions of those keys (:attr:`KVCache.positions`).
         """
         x, unbatched = check_sequence(x, self.d_in, self.context_length, self.W_query.weight)
         check_bool("need_weights", need_weights)
         if cache is not None and not isinstance(cache, KVCache):
             raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+        if cache is not None and (cache.window, cache.sink_tokens) != (self.sliding_window, self.sink_tokens):
+            raise ValueError(
+                f"the cache's window and sinks must match the module's: the module has sliding_window = "
+                f"{self.sliding_window} and sink_tokens = {self.sink_tokens}, the cache "
+                f"window = {cache.window} and sink_tokens = {cache.sink_tokens}; make it with "
+                f"KVCache(window={self.sliding_window}, sink_tokens={self.sink_tokens})"
+            )
         B, T, _ = x.shape
         H, G, hd = self.num_heads, self.num_kv_groups, self.head_dim
         offset = 0 if cache is None else cache.num_tokens  # positions come from the cache, never the caller
@@ -152,21 +196,36 @@ class GroupedQueryAttention(nn.Module):
             cos, sin = self.cos[offset : offset + T], self.sin[offset : offset + T]  # (T, hd) each
             queries = apply_rope(queries, cos, sin)  # (B, H, T, hd)
             keys = apply_rope(keys, cos, sin)  # (B, G, T, hd)
+        window_mask = None  # (T, S), True = blocked: only with a sliding window
         if cache is not None:
+            held = cache.positions  # (S0,): the absolute positions the cache holds before this step
             keys, values = cache.update(keys, values)  # (B, G, S, hd) each: after RoPE, before repeating
         S = keys.shape[2]
+        if self.sliding_window is not None:
+            if cache is None:
+                window_mask = sliding_window_mask(T, self.sliding_window, self.sink_tokens, device=x.device)
+            else:
+                key_pos = torch.cat([held, torch.arange(offset, offset + T, device=held.device)])  # (S,)
+                window_mask = self._window_mask(offset, T, key_pos.to(x.device))  # (T, S)
         if need_weights:
             # Query head h reads key/value head h // group_size: k0 k0 k1 k1, never k0 k1 k0 k1.
             keys = keys.repeat_interleave(self.group_size, dim=1)  # (B, G, S, hd) -> (B, H, S, hd)
             values = values.repeat_interleave(self.group_size, dim=1)  # (B, H, S, hd)
-            mask = bottom_right_causal_mask(T, S, device=x.device)  # (T, S), True = blocked
+            if window_mask is None:
+                mask = bottom_right_causal_mask(T, S, device=x.device)  # (T, S), True = blocked
+            else:
+                mask = window_mask  # (T, S), True = blocked
             context, attn_weights = scaled_dot_product_attention(
                 queries, keys, values, mask=mask
             )  # (B, H, T, hd), (B, H, T, S)
         else:
             for name, tensor in (("query", queries), ("key", keys), ("value", values)):
                 check_tensor(name, tensor, None)
-            if T == S:  # no cache, or an empty one: the usual causal mask, which is_causal builds
+            if window_mask is not None:  # SDPA's boolean attn_mask is True where a query may look
+                context = F.scaled_dot_product_attention(
+                    queries, keys, values, attn_mask=~window_mask, enable_gqa=True
+                )  # (B, H, T, hd)
+            elif T == S:  # no cache, or an empty one: the usual causal mask, which is_causal builds
                 context = F.scaled_dot_product_attention(
                     queries, keys, values, is_causal=True, enable_gqa=True
                 )  # (B, H, T, hd)
@@ -187,3 +246,17 @@ class GroupedQueryAttention(nn.Module):
             context = context.squeeze(0)  # (T, d_out)
             attn_weights = attn_weights.squeeze(0) if attn_weights is not None else None  # (H, T, S)
         return context, attn_weights
+
+    def _window_mask(self, offset: int, T: int, key_positions: torch.Tensor) -> torch.Tensor:
+        """The (T, S) sliding-window mask, True = blocked, for queries at positions offset .. offset + T - 1.
+
+        ``key_positions`` (S,) are the absolute positions of the keys, which a
+        windowed cache holds with gaps (the sinks, then the last window): the
+        rule of :func:`~attention_notes.sliding_window.sliding_window_mask`
+        applied to positions, not to indices.
+        """
+        query = torch.arange(offset, offset + T, device=key_positions.device)[:, None]  # (T, 1)
+        key = key_positions[None, :]  # (1, S)
+        in_window = (key <= query) & (key > query - self.sliding_window)  # (T, S)
+        sink = (key <= query) & (key < self.sink_tokens)  # (T, S)
+        return ~(in_window | sink)  # (T, S), True = blocked

@@ -22,6 +22,18 @@ When the query is shorter than the keys (T < S), the causal mask is aligned
 see keys ``0 .. S - T + i`` (:func:`bottom_right_causal_mask`). PyTorch's
 ``is_causal=True`` aligns it top-left instead, so a one-token decode step
 would see key 0 only.
+
+**Sliding window.** ``KVCache(window=W, sink_tokens=N)`` is the cache of a
+sliding-window layer (:mod:`attention_notes.sliding_window`): after every
+update it keeps only the first ``N`` tokens (the attention sinks) and the last
+``W``, so it stops growing at ``W + N`` entries. Each kept key is still the
+one rotated at its **absolute** position (as above); :attr:`KVCache.positions`
+says which positions it holds, and :attr:`KVCache.num_tokens` still counts
+every token seen, so the next position is never taken from the cache's size.
+An update returns the held entries *and* all ``T`` new ones before it evicts
+anything: every query of a chunk of ``T`` tokens then finds the ``W - 1``
+keys before it, even when the chunk arrives at a full cache (during that step
+the layer looks at up to ``W + N + T`` keys; only ``W + N`` stay).
 """
 
 import torch
@@ -55,14 +67,53 @@ class KVCache:
     batch. Start over with :meth:`reset` or a new cache.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, window: int | None = None, sink_tokens: int = 0) -> None:
+        if window is not None:
+            check_positive_int("window", window)
+        if isinstance(sink_tokens, bool) or not isinstance(sink_tokens, int):
+            raise TypeError(
+                f"sink_tokens must be an int >= 0, got {type(sink_tokens).__name__} {sink_tokens!r}"
+            )
+        if sink_tokens < 0:
+            raise ValueError(f"sink_tokens must be an int >= 0, got {sink_tokens}")
+        if window is None and sink_tokens:
+            raise ValueError(
+                f"sink_tokens are kept besides a sliding window: set window too, got window = None and "
+                f"sink_tokens = {sink_tokens}"
+            )
+        self.window = window  # None: keep every token; else keep the last `window` (and the sinks)
+        self.sink_tokens = sink_tokens  # the first tokens a windowed cache keeps for good
         self.keys: torch.Tensor | None = None  # (B, G, S, hd), after RoPE, before the heads are repeated
         self.values: torch.Tensor | None = None  # (B, G, S, hd)
+        self._seen = 0  # tokens seen so far, evicted ones included
 
     @property
     def num_tokens(self) -> int:
-        """S, the number of tokens cached so far: the position of the next token."""
-        return 0 if self.keys is None else self.keys.shape[2]
+        """The number of tokens seen so far: the position of the next token.
+
+        Without a window it equals S, the entries held; with one it keeps
+        counting after the cache stops growing.
+        """
+        return self._seen
+
+    @property
+    def positions(self) -> torch.Tensor:
+        """The absolute positions of the S entries held, in their order: a (S,) int64 tensor.
+
+        ``0 .. num_tokens - 1`` without a window; with one, the sinks
+        ``0 .. sink_tokens - 1`` and then the last ``window`` positions.
+        """
+        device = None if self.keys is None else self.keys.device
+        return self._held_positions(self._seen, device)
+
+    def _held_positions(self, seen: int, device: torch.device | None) -> torch.Tensor:
+        if self.window is None:
+            return torch.arange(seen, device=device)  # (S,)
+        sinks = torch.arange(min(self.sink_tokens, seen), device=device)  # the first tokens, kept for good
+        recent = torch.arange(
+            min(seen, max(self.sink_tokens, seen - self.window)), seen, device=device
+        )  # the last window
+        return torch.cat([sinks, recent])  # (S,), S = min(seen, window + sink_tokens)
 
     @property
     def nbytes(self) -> int:
@@ -75,9 +126,16 @@ class KVCache:
         """Forget everything: the next update starts at position 0, with any shapes."""
         self.keys = None
         self.values = None
+        self._seen = 0
 
     def update(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append T tokens' ``keys`` and ``values``, (B, G, T, hd) each; return all S so far (B, G, S, hd)."""
+        """Append T tokens' ``keys`` and ``values``, (B, G, T, hd) each; return all S so far (B, G, S, hd).
+
+        With a window, the S returned are the entries held before the update
+        and all T new ones (positions ``positions`` then ``num_tokens - T ..
+        num_tokens - 1``); the cache then keeps only the sinks and the last
+        ``window`` of them.
+        """
         keys = check_tensor("keys", keys, ["(B, G, T, head_dim)"])
         values = check_tensor("values", values, ["(B, G, T, head_dim)"])
         if keys.shape != values.shape:
@@ -92,7 +150,11 @@ class KVCache:
             )
         if self.keys is None or self.values is None:
             self.keys, self.values = keys, values
-            return self.keys, self.values
+            self._seen = keys.shape[2]
+            if self.window is None:
+                return self.keys, self.values
+            self._evict(keys.shape[2])
+            return keys, values
         B, G, _, hd = self.keys.shape
         if keys.shape[0] != B:
             raise ValueError(
@@ -112,8 +174,33 @@ class KVCache:
             )
         self.keys = torch.cat([self.keys, keys], dim=2)  # (B, G, S + T, hd)
         self.values = torch.cat([self.values, values], dim=2)  # (B, G, S + T, hd)
-        return self.keys, self.values
+        self._seen += keys.shape[2]
+        if self.window is None:
+            return self.keys, self.values
+        all_keys, all_values = self.keys, self.values  # (B, G, S + T, hd): what this step's queries need
+        self._evict(keys.shape[2])
+        return all_keys, all_values
+
+    def _evict(self, new: int) -> None:
+        """Keep the sinks and the last ``window`` of the entries held (old ones, then ``new`` new ones)."""
+        before = self._seen - new  # tokens seen before this update
+        device = self.keys.device
+        positions = torch.cat(
+            [self._held_positions(before, device), torch.arange(before, self._seen, device=device)]
+        )  # (S + T,): the entries held before, then the new ones
+        keep = (positions < self.sink_tokens) | (positions >= self._seen - self.window)  # (S + T,)
+        if bool(keep.all()):
+            return
+        index = keep.nonzero().squeeze(1)  # (window + sink_tokens,)
+        # index_select copies: the evicted entries' memory is freed with the old tensors.
+        self.keys = self.keys.index_select(2, index)  # (B, G, window + sink_tokens, hd)
+        self.values = self.values.index_select(2, index)  # (B, G, window + sink_tokens, hd)
 
     def __repr__(self) -> str:
         shape = None if self.keys is None else tuple(self.keys.shape)
-        return f"KVCache(num_tokens={self.num_tokens}, keys shape={shape}, nbytes={self.nbytes})"
+        if self.window is None:
+            return f"KVCache(num_tokens={self.num_tokens}, keys shape={shape}, nbytes={self.nbytes})"
+        return (
+            f"KVCache(window={self.window}, sink_tokens={self.sink_tokens}, num_tokens={self.num_tokens}, "
+            f"keys shape={shape}, nbytes={self.nbytes})"
+        )
