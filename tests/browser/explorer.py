@@ -188,14 +188,17 @@ def fits(page, where: str) -> None:
     )
     assert not inner, f"{where}: {inner}"
     box = root.bounding_box()
-    screen = page.evaluate("() => window.innerWidth")
+    width, body, screen = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+    )
+    assert max(width, body) <= screen, f"{where}: {max(width, body)} px wide on a {screen} px screen"
     assert box["x"] >= 0 and box["x"] + box["width"] <= screen, f"{where}: {box} on {screen} px"
 
 
 # Violations of any impact inside the widget, of serious or critical impact anywhere else
 # (``widget`` null: the whole page, serious and critical only).
-AXE_RUN = """async ({widget, pruned}) => {
-    const context = pruned ? {include: [widget]} : document;
+AXE_RUN = """async ({widget, only}) => {
+    const context = only ? {include: [widget]} : document;
     const found = (await axe.run(context, {resultTypes: ["violations"]})).violations;
     const inWidget = (n) => widget !== null && !!document.querySelector(n.target[0])?.closest(widget);
     return found.map((v) => ({id: v.id, impact: v.impact, help: v.help,
@@ -216,13 +219,14 @@ PRUNE = """(widget) => {
 }"""
 
 
-def axe(page, widget: bool, pruned: bool = False) -> list[dict]:
+def axe(page, widget: bool, only: bool = False, pruned: bool = False) -> list[dict]:
     """axe-core on the page: serious and critical violations anywhere, and with ``widget``, any inside the
-    explorer. ``pruned``: the page is cut down to the widget first (the last thing a visit does)."""
+    explorer. ``only``: on the explorer alone; ``pruned``: that, with the page cut down to the widget
+    first (the last thing a visit does)."""
     if pruned:
         page.evaluate(PRUNE, WIDGET)
     page.add_script_tag(path=str(AXE))
-    return page.evaluate(AXE_RUN, {"widget": WIDGET if widget else None, "pruned": pruned})
+    return page.evaluate(AXE_RUN, {"widget": WIDGET if widget else None, "only": only or pruned})
 
 
 def screenshot(page, lang: str, path: str, scheme: str, device: str) -> None:

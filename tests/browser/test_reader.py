@@ -218,6 +218,12 @@ def _phone(tabs, server, lang, path, view, where) -> None:
             if view:
                 explorer.fits(page, f"phone {scheme} {where}")
                 explorer.screenshot(page, lang, path, scheme, "mobile")
+            if view and scheme == "light" and path == explorer.SCREENSHOT_PAGE:
+                # The screenshot page's explorer in every scheme and device: here, light on a phone.
+                explorer.last_state(page)
+                violations = explorer.axe(page, widget=True, only=True)
+                assert not violations, explorer.dumps(violations)
+                explorer.page_state(page, view)
         if view:
             explorer.last_state(page)
             explorer.fits(page, f"phone dark {where}")
