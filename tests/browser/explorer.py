@@ -188,10 +188,13 @@ def fits(page, where: str) -> None:
     )
     assert not inner, f"{where}: {inner}"
     box = root.bounding_box()
-    width, body, screen = page.evaluate(
+    width, body, inner = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
     )
-    assert max(width, body) <= screen, f"{where}: {max(width, body)} px wide on a {screen} px screen"
+    screen = page.viewport_size["width"]  # not innerWidth, which a phone widens to overflowing content
+    assert max(width, body, inner) <= screen, (
+        f"{where}: {max(width, body, inner)} px wide on a {screen} px screen"
+    )
     assert box["x"] >= 0 and box["x"] + box["width"] <= screen, f"{where}: {box} on {screen} px"
 
 

@@ -213,8 +213,13 @@ def _phone(tabs, server, lang, path, view, where) -> None:
                 toggle.click()
             assert page.evaluate(SCHEME) == palette
             screenshot(page, lang, path, scheme, "mobile")
-            width, body, screen = page.evaluate(WIDTHS)
-            assert max(width, body) <= screen, f"{scheme}: {max(width, body)} px wide on a {screen} px screen"
+            width, body, inner = page.evaluate(WIDTHS)
+            # Against the phone's width, not innerWidth: a phone's browser widens its
+            # layout viewport to content that overflows, and innerWidth with it.
+            screen = page.viewport_size["width"]
+            assert max(width, body, inner) <= screen, (
+                f"{scheme}: {max(width, body, inner)} px wide on a {screen} px screen"
+            )
             if view:
                 explorer.fits(page, f"phone {scheme} {where}")
                 explorer.screenshot(page, lang, path, scheme, "mobile")
