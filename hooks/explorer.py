@@ -16,7 +16,7 @@ this file (:func:`numbers_key`), so a build in which none of those changed does
 not import torch. The widget carries them in a
 JSON data island, so it works from ``file://`` without fetching anything. Its
 HTML stands on its own: without JavaScript the reader sees the full weight
-matrix of every state as tables (``.ax-static``); ``explorer.js`` hides them and
+matrix and the context vectors of every state as tables (``.ax-static``); ``explorer.js`` hides them and
 shows the interactive part (``.ax-live``, rendered here for the initial token
 and state, so the script only swaps numbers). The script and stylesheet are
 linked from the pages that embed the widget, and only from those, with URLs
@@ -153,6 +153,8 @@ TEXT = {
         "status": "「{token}」がクエリのときの重み（{state}）",
         "table": "アテンションの重み（{state}）：行がクエリ、列がキー",
         "scroll": "重みの表",
+        "vectors": "{what}（{state}）：行がクエリ",
+        "dimension": "クエリ＼次元",
         # Read by screen readers after the key's name: the hatching says it to the eye.
         "masked": "（マスクで隠れたキー）",
         "views": {
@@ -196,6 +198,8 @@ TEXT = {
         "status": "Weights with “{token}” as the query ({state})",
         "table": "Attention weights ({state}): rows are queries, columns keys",
         "scroll": "Table of weights",
+        "vectors": "{what} ({state}): one row per query",
+        "dimension": "query \\ dimension",
         "masked": " (masked key)",
         "views": {
             "simplified": {
@@ -359,7 +363,12 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _rows(tokens, state: dict, query: int, masked_label: str) -> str:
+def _token(token: str, lang: str) -> str:
+    """A token, marked as English inside a page in another language (screen readers pronounce it so)."""
+    return _e(token) if lang == "en" else f'<span lang="en">{_e(token)}</span>'
+
+
+def _rows(tokens, state: dict, query: int, masked_label: str, lang: str) -> str:
     """The bars of one query's weights, one list item per key."""
     rows = []
     for j, (token, weight) in enumerate(zip(tokens, state["weights"][query], strict=True)):
@@ -368,7 +377,7 @@ def _rows(tokens, state: dict, query: int, masked_label: str) -> str:
         bar = f'<span class="ax-fill" style="width: {float(weight) * 100:.2f}%"></span>'
         note = f'<span class="ax-masked-note"{"" if blocked else " hidden"}>{_e(masked_label)}</span>'
         rows.append(
-            f'<li class="ax-row{masked}"><span class="ax-key">{_e(token)}{note}</span>'
+            f'<li class="ax-row{masked}"><span class="ax-key">{_token(token, lang)}{note}</span>'
             f'<span class="ax-track" aria-hidden="true">{bar}</span>'
             f'<span class="ax-num" data-weight>{weight}</span></li>'
         )
@@ -380,29 +389,37 @@ def _vector(label: str, values: list[str], attribute: str) -> str:
     return f'<p class="ax-vector">{_e(label)}: <span class="ax-nums">[{spans}]</span></p>'
 
 
-def _table(tokens, weights: list[list[str]], caption: str, corner: str) -> str:
-    """The full (T, T) matrix, rows are queries and columns keys."""
-    head = "".join(f'<th scope="col">{_e(t)}</th>' for t in tokens)
+def _table(tokens, weights: list[list[str]], caption: str, corner: str, lang: str, columns=None) -> str:
+    """A matrix with a row per query token: the (T, T) weights (columns are keys), or the context vectors
+    (``columns``: the dimensions)."""
+    head = "".join(
+        f'<th scope="col">{_token(t, lang) if columns is None else _e(t)}</th>'
+        for t in (tokens if columns is None else columns)
+    )
     body = "".join(
-        f'<tr><th scope="row">{_e(t)}</th>' + "".join(f"<td>{w}</td>" for w in row) + "</tr>"
+        f'<tr><th scope="row">{_token(t, lang)}</th>' + "".join(f"<td>{w}</td>" for w in row) + "</tr>"
         for t, row in zip(tokens, weights, strict=True)
     )
+    kind = "ax-table" if columns is None else "ax-table ax-vectors"
     return (
-        f'<table class="ax-table"><caption>{_e(caption)}</caption>'
+        f'<table class="{kind}"><caption>{_e(caption)}</caption>'
         f'<thead><tr><td class="ax-corner">{_e(corner)}</td>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
     )
 
 
-def _toolbar(cls: str, label: str, names, pressed: int) -> str:
-    """Buttons of which one is pressed; the pressed one is the group's one tab stop (explorer.js moves it)."""
+def _radios(cls: str, label: str, names, checked: int, lang: str | None = None) -> str:
+    """A radio group: one choice of several, the checked one the group's one tab stop (explorer.js
+    moves it, and the arrow keys move the choice). ``lang``: the names' language, where it is not the page's.
+    """
+    marked = f' lang="{lang}"' if lang else ""
     buttons = "".join(
-        f'<button type="button" aria-pressed="{str(i == pressed).lower()}" '
-        f'tabindex="{0 if i == pressed else -1}">{_e(name)}</button>'
+        f'<button type="button" role="radio" aria-checked="{str(i == checked).lower()}" '
+        f'tabindex="{0 if i == checked else -1}"{marked}>{_e(name)}</button>'
         for i, name in enumerate(names)
     )
     return (
-        f'<div class="{cls}" role="toolbar" aria-label="{_e(label)}">'
+        f'<div class="{cls}" role="radiogroup" aria-label="{_e(label)}">'
         f'<span class="ax-label" aria-hidden="true">{_e(label)}</span>{buttons}</div>'
     )
 
@@ -422,15 +439,22 @@ def widget(view: str, lang: str, numbers: dict | None = None) -> str:
     first = numbers["views"][view]["first"]
     payload = {"states": numbers["views"][view]["states"], "status": t["status"]}
     state, query, labels = payload["states"][first], FIRST_TOKEN, v["states"]
-    tables = "".join(
-        _table(tokens, s["weights"], t["table"].format(state=labels[i]), t["query_key"])
-        for i, s in enumerate(payload["states"])
-    )
-    status = t["status"].format(token=tokens[query], state=labels[first])
+    tables = []
+    for i, s in enumerate(payload["states"]):
+        tables.append(_table(tokens, s["weights"], t["table"].format(state=labels[i]), t["query_key"], lang))
+        dims = [str(k + 1) for k in range(len(s["context"][0]))]
+        what = t["vectors"].format(what=v["context"], state=labels[i])
+        tables.append(_table(tokens, s["context"], what, t["dimension"], lang, dims))
+    if "output" in state:  # the same in every state: once
+        dims = [str(k + 1) for k in range(len(state["output"][0]))]
+        tables.append(_table(tokens, state["output"], v["output"], t["dimension"], lang, dims))
+    tables = "".join(tables)
+    before, _, after = t["status"].partition("{token}")
+    status = _e(before) + _token(tokens[query], lang) + _e(after.format(state=labels[first]))
     vectors = _vector(v["context"], state["context"][query], "data-context")
     if "output" in state:
         vectors += _vector(v["output"], state["output"][query], "data-output")
-    rows = _rows(tokens, state, query, t["masked"])
+    rows = _rows(tokens, state, query, t["masked"], lang)
     island = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return "".join(
         [
@@ -440,9 +464,9 @@ def widget(view: str, lang: str, numbers: dict | None = None) -> str:
             f'<div class="ax-static" role="region" aria-label="{_e(t["scroll"])}" tabindex="0">',
             f"{tables}</div>",
             '<div class="ax-live" hidden>',
-            _toolbar("ax-tokens", t["tokens"], tokens, query),
-            _toolbar("ax-states", v["group"], labels, first),
-            f'<p class="ax-status" aria-live="polite">{_e(status)}</p>',
+            _radios("ax-tokens", t["tokens"], tokens, query, None if lang == "en" else "en"),
+            _radios("ax-states", v["group"], labels, first),
+            f'<p class="ax-status" aria-live="polite">{status}</p>',
             f'<ol class="ax-bars" aria-label="{_e(t["weights"])}">{rows}</ol>',
             f"{vectors}</div>",
             f'<script type="application/json" class="ax-data">{island}</script>',

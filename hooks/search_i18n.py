@@ -31,6 +31,11 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.pages import Page
 
 SETTINGS = ("lang", "separator", "pipeline")
+# English splits words at punctuation too, not only at white space and hyphens
+# (Material's English separator): "print(softmax(x))" was one word, which a
+# search for "softmax" could not find. (The separator is a JavaScript regular
+# expression, used by lunr on the index and on the query alike.)
+SEPARATORS = {"en": r'[\s\-,:;!?=\[\]{}()<>"/|]+|\.(?!\d)'}
 CONFIG_BASE = re.compile(r'(<script id="__config" type="application/json">.*?"base":\s*)"[^"]*"', re.S)
 
 # What mkdocs.yml says of the search settings, before Material fills in the
@@ -79,7 +84,7 @@ def language_settings(config: MkDocsConfig, locale: str) -> dict:
     configured = _configured or {}
     return {
         "lang": configured.get("lang") or own["lang"],
-        "separator": configured.get("separator") or own["separator"],
+        "separator": configured.get("separator") or SEPARATORS.get(locale) or own["separator"],
         "pipeline": own["pipeline"] if configured.get("pipeline") is None else configured["pipeline"],
     }
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,22 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Pa
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site, built once per test run (`mkdocs build --strict`)."""
     return built_once(tmp_path_factory, "site", build_site)
+
+
+def _offline_bundle(out: Path) -> None:
+    """`make offline`'s zip, built and unpacked into ``out``."""
+    from tools.zip_site import zip_site
+
+    built = build_site(out.with_name(out.name + "-build"), offline=True)
+    archive = zip_site(built, out.with_name(out.name + ".zip"))
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(out)
+
+
+@pytest.fixture(scope="session")
+def offline(tmp_path_factory) -> Path:
+    """The offline bundle, built and unpacked once per test run (all workers)."""
+    return built_once(tmp_path_factory, "offline", _offline_bundle)
 
 
 # The tests that take longest, longest first. pytest-xdist's "worksteal"

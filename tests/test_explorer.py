@@ -107,6 +107,11 @@ def _widget(site: Path, lang: str, page: str) -> str:
     return WIDGET.search(_html(site, lang, page))[0]
 
 
+def _unmarked(html: str) -> str:
+    """``html`` without the ``<span lang="en">`` around the English tokens of a Japanese page."""
+    return re.sub(r'<span lang="en">([^<]*)</span>', r"\1", html).replace(' lang="en"', "")
+
+
 def _island(widget: str) -> dict:
     return json.loads(
         re.search(r'<script type="application/json" class="ax-data">(.*?)</script>', widget, re.S)[1]
@@ -209,21 +214,43 @@ def test_computing_leaves_the_random_state_alone():
 def test_built_page_carries_the_widget_and_the_no_js_tables(site: Path, lang, page, view):
     widget = _widget(site, lang, page)
     assert f'data-attention-explorer="{view}"' in widget
-    # A button per token, its text the token, one pressed and the only tab stop.
+    # Two radio groups: a radio per token, its text the token, one checked and the group's only tab
+    # stop; then the two states.
+    groups = re.findall(r'<div class="(ax-tokens|ax-states)" role="radiogroup" aria-label="[^"]+">', widget)
+    assert groups == ["ax-tokens", "ax-states"]
     buttons = re.findall(
-        r'<button type="button" aria-pressed="(true|false)" tabindex="(0|-1)">([^<]*)</button>', widget
+        r'<button type="button" role="radio" aria-checked="(true|false)" tabindex="(0|-1)"( lang="en")?>'
+        r"([^<]*)</button>",
+        widget,
     )
-    assert [b[2] for b in buttons[:T]] == list(TOKENS)
-    assert [(p, t) for p, t, _ in buttons[:T]].count(("true", "0")) == 1
+    assert [b[3] for b in buttons[:T]] == list(TOKENS)
+    assert [(c, t) for c, t, _, _ in buttons[:T]].count(("true", "0")) == 1
+    assert [(c, t) for c, t, _, _ in buttons[T:]].count(("true", "0")) == 1
     assert len(buttons) == T + 2  # and the two states of the toggle
-    # Without JavaScript: one table per state, with every weight, in order.
+    assert "aria-pressed" not in widget and 'role="toolbar"' not in widget
+    # The tokens are English words: marked so inside a Japanese page, wherever they are shown.
+    assert [bool(b[2]) for b in buttons] == [lang == "ja"] * T + [False, False]
+    outside_data = widget.split('class="ax-data">')[0]
+    for token in TOKENS:
+        shown = re.findall(rf"<(\w+)([^>]*)>{token}</\1>", outside_data)
+        assert shown, token
+        marked = [attributes for _, attributes in shown if 'lang="en"' in attributes]
+        assert len(marked) == (len(shown) if lang == "ja" else 0), (token, shown)
+    # Without JavaScript: per state, a table with every weight, and one with every context vector, in
+    # order; the module's output (multi-head: the same for both heads) once.
     want = expected(view)
     tables = re.findall(r'<table class="ax-table">.*?</table>', widget, re.S)
     assert len(tables) == len(want)
     for table, w in zip(tables, want, strict=True):
         cells = re.findall(r"<td>([^<]*)</td>", table)
         assert cells == [n for row in fmt(w["weights"]) for n in row]
-        assert re.findall(r'<th scope="col">([^<]*)</th>', table) == list(TOKENS)
+        assert [_unmarked(h) for h in re.findall(r'<th scope="col">(.*?)</th>', table)] == list(TOKENS)
+    vectors = re.findall(r'<table class="ax-table ax-vectors">.*?</table>', widget, re.S)
+    want_vectors = [w["context"] for w in want] + ([want[0]["output"]] if "output" in want[0] else [])
+    assert len(vectors) == len(want_vectors)
+    for table, values in zip(vectors, want_vectors, strict=True):
+        assert re.findall(r"<td>([^<]*)</td>", table) == [n for row in fmt(values) for n in row]
+        assert [_unmarked(h) for h in re.findall(r'<th scope="row">(.*?)</th>', table)] == list(TOKENS)
     # The data island: every state's weights and context vectors.
     states = _island(widget)["states"]
     for state, w in zip(states, want, strict=True):
@@ -241,7 +268,9 @@ def test_built_page_carries_the_widget_and_the_no_js_tables(site: Path, lang, pa
 
 @pytest.mark.parametrize(("page", "view"), PAGES)
 def test_both_languages_have_the_same_widget_with_translated_labels(site: Path, page, view):
-    ja, en = _widget(site, "ja", page), _widget(site, "en", page)
+    # The Japanese widget marks its English tokens (lang="en"); the English needs no mark.
+    ja, en = _unmarked(_widget(site, "ja", page)), _widget(site, "en", page)
+    assert 'lang="' not in en
     tags = re.compile(r"<(/?[a-z]+)(?:\s[^>]*?)?>")
     assert tags.findall(ja) == tags.findall(en)
     assert _island(ja)["states"] == _island(en)["states"]

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_reader import offline  # noqa: F401  (the offline bundle, built once per run)
 from tests.markdown import ja_notebooks, ja_pages, page_url
 
 LANGS = ("ja", "en")
@@ -22,7 +21,12 @@ LANGS = ("ja", "en")
 # is what a site in that language alone would get.
 SETTINGS = {
     "ja": {"lang": ["ja"], "separator": "[\\s\\-\u3000、。，．]+", "pipeline": ["stemmer"]},
-    "en": {"lang": ["en"], "separator": "[\\s\\-]+", "pipeline": ["stopWordFilter"]},
+    # English also splits at punctuation (hooks/search_i18n.py): "(softmax" holds the word softmax.
+    "en": {
+        "lang": ["en"],
+        "separator": r'[\s\-,:;!?=\[\]{}()<>"/|]+|\.(?!\d)',
+        "pipeline": ["stopWordFilter"],
+    },
 }
 PAGE_PATHS = sorted(page_url(p) for p in [*ja_pages(), *ja_notebooks()])
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
@@ -64,6 +68,20 @@ def test_each_language_has_its_own_index_with_its_own_settings(site: Path, lang:
     assert not [d["location"] for d in index["docs"] if d["location"].startswith("en/")]
     # Every page of the language, and nothing else.
     assert _pages(index) == set(PAGE_PATHS)
+
+
+def test_english_search_finds_a_word_after_punctuation(site: Path):
+    """lunr splits the text (and the query) with the index's separator, a JavaScript regular expression
+    that Python reads the same way: in the English index "print(softmax(x))" holds the word softmax,
+    and no word keeps a bracket, comma or quote."""
+    index = _index(site, "en")
+    separator = re.compile(index["config"]["separator"])
+    text = " ".join(d["title"] + " " + d["text"] for d in index["docs"])
+    assert "(softmax" in text  # the case in question is there
+    words = {w for w in separator.split(re.sub(r"<[^>]+>", " ", text)) if w}
+    assert {"softmax", "softmax_stable", "torch", "tensor"} <= words
+    assert not [w for w in words if re.search(r"[()\[\],\"]", w)][:10]
+    assert "1.0" in words or "0.5" in words  # a decimal point does not split a number
 
 
 def test_the_entries_are_in_the_language_of_their_index(site: Path):
@@ -118,7 +136,7 @@ def test_each_page_points_search_at_its_own_language_folder(site: Path, lang: st
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_offline_bundle_has_a_search_script_per_language(offline: Path, lang: str):  # noqa: F811
+def test_offline_bundle_has_a_search_script_per_language(offline: Path, lang: str):
     index = _script_index(offline, lang)
     assert index == json.loads(
         (_folder(offline, lang) / "search" / "search_index.json").read_text(encoding="utf-8")

@@ -75,6 +75,39 @@ def test_page_language_and_switcher(site: Path, lang: str, page: str):
     assert target == expected
 
 
+@pytest.mark.parametrize(("lang", "page"), PAGES, ids=PAGE_IDS)
+def test_no_head_link_sends_materials_script_after_a_missing_sitemap(site: Path, lang: str, page: str):
+    """Material fetches sitemap.xml under every <link rel="alternate" hreflang> of the <head>
+    (hooks/language_switcher.py): two 404s a page, console errors. The switcher has the links."""
+    head = _html(site, lang, page).split("</head>")[0]
+    assert not re.search(r'<link rel="alternate"[^>]*hreflang', head)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_one_404_page_per_language(site: Path, lang: str):
+    """404.html (Japanese, what a host serves for any missing address) and en/404.html (hooks/not_found.py):
+    each in its language, searching its language's index, its language links to each 404 page."""
+    folder = "en/" if lang == "en" else ""
+    html = (site / folder / "404.html").read_text(encoding="utf-8")
+    assert f'<html lang="{lang}"' in html
+    heading = re.search(r"<h1>(.*?)</h1>", html)[1]
+    japanese = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+    assert "404" in heading and bool(japanese.search(heading)) == (lang == "ja"), heading
+    article = html.split('<article class="md-content__inner md-typeset">')[1].split("</article>")[0]
+    text = re.sub(r"<[^>]+>", "", article)
+    assert bool(japanese.search(text)) == (lang == "ja") and len(text.strip()) > 40, text
+    # Links from the site's root: a 404 page is served at any address.
+    config = json.loads(
+        re.search(r'<script id="__config" type="application/json">(.*?)</script>', html, re.S)[1]
+    )
+    assert config["base"] == f"/{folder}"  # its search loads <base>search/search_index.json
+    assert bool(japanese.search(config["translations"]["search.result.placeholder"])) == (lang == "ja")
+    switch = dict(re.findall(r'<a href="([^"]*)" hreflang="(ja|en)" class="md-select__link"', html))
+    assert switch == {"/404.html": "ja", "/en/404.html": "en"}
+    assert f'href="/{folder}"' in article  # the home page of its language
+    assert not (site / "ja" / "404.html").exists()
+
+
 def test_site_name_is_translated(site: Path):
     assert "Attention Notes（アテンション学習ノート）" in _html(site, "ja", "")
     assert "アテンション学習ノート" not in _html(site, "en", "")

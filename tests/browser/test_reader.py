@@ -1,25 +1,46 @@
 """What a reader sees, checked in a real browser (Debian's chromium through Playwright).
 
-For every page of the built site, in both languages: no request leaves the
-local server, the maths is rendered, the language switcher keeps the reader on
-the same page, code blocks have a copy button and their copied text prints
-exactly the output shown, nothing overflows a 375-pixel phone in light or dark
-mode, images have alt text in the page's language, axe-core finds no serious or
-critical accessibility problem, and the first load stays under 600 KB. Search
-is tried with real queries, and the offline bundle is opened from file://.
+Every page of the built site, in both languages, is visited once on a desktop
+and once on a 375-pixel phone (:func:`test_page`); each visit makes all the
+checks of that page and device:
+
+- desktop (the real search index loaded): no request leaves the local
+  server, no console error, the maths is rendered, every code block has a copy
+  button, images have alt text in the page's language, the first load stays
+  under 600 KB, axe-core finds no serious or critical accessibility problem,
+  the language switcher leads to the same page in the other language, and
+  every Python block, copied with its button, is exactly the code that ran
+  and shows exactly the output it printed; on the attention explorer's pages,
+  the keyboard alone drives it and every token of every state shows the
+  package's numbers (tests/browser/explorer.py);
+- phone: nothing overflows the screen in light mode, nor after switching to
+  dark with the header's toggle, no console error; on the explorer's pages,
+  nothing in it is cut off and axe finds nothing in it (dark).
+
+Besides: a page's copies run end to end, the 404 pages, and the offline
+bundle opened from file://. Search has its own module (test_search.py).
 """
 
 import json
 import re
-import zipfile
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
 from pytest_codeblocks import extract_from_file
 
-from tests.browser.conftest import ARTIFACTS, AXE, file_only_context, page_url, site_pages, skip_or_fail
-from tests.conftest import build_site, built_once
+from tests.browser import explorer
+from tests.browser.conftest import (
+    ARTIFACTS,
+    AXE,
+    DESKTOP,
+    PHONE,
+    built_page,
+    console_errors,
+    file_only_context,
+    page_url,
+    site_pages,
+    skip_or_fail,
+)
 from tests.fresh_python import ForkServer
 from tests.markdown import english_of, fences, ja_notebooks, ja_pages
 from tests.markdown import page_url as source_url
@@ -30,135 +51,16 @@ NOTEBOOK_PATHS = {source_url(p) for p in ja_notebooks()}
 JA_SOURCES = {source_url(p): p for p in ja_pages()}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 MAX_PAGE_BYTES = 600_000
-# What a page weighs: the files the browser fetches to show it. The search
-# index is data the search worker fetches alongside (one per language, in the
-# language's folder: hooks/search_i18n.py); it is reported separately, not counted.
-COUNTED = {"document", "stylesheet", "script", "font", "image", "other"}
-
-
-def built_page(site: Path, lang: str, path: str) -> Path:
-    """The built file of a page (``path`` as in PAGES) on the served site."""
-    return site / ("en" if lang == "en" else "") / path / "index.html"
-
-
-def search_index(site: Path, lang: str) -> Path:
-    return site / ("en" if lang == "en" else "") / "search" / "search_index.json"
+SCREENSHOT_PAGES = ["", "simplified-self-attention/", "bahdanau-attention/"]
+# Pages whose Python blocks are copied (notebook pages are left out: their cells
+# build on one another, and tests/test_notebooks.py checks their outputs by running the notebook).
+COPY_PAGES = [(lang, path) for lang, path in PAGES if path not in NOTEBOOK_PATHS]
 
 
 def test_every_built_page_is_checked(site: Path):
     assert sorted(site_pages(site)) == sorted(PAGES)
     assert set(SCREENSHOT_PAGES) <= {path for _, path in PAGES}
-
-
-class Tab:
-    """A browser context with one page, which visits one URL after another.
-
-    Every request is recorded (``requests``); one to anywhere but the local
-    server (or a data:/blob: URL) is also aborted and listed in ``outside``.
-    Reusing one context for many pages is much cheaper than a context per page
-    (0.4 s of CPU per visit instead of 1.8 s on our 2-core machine) and checks
-    the same things: each visit is a new document, and the browser reports
-    every file a page asks for, from its cache or not, so a page's weight
-    (the served size of each file it asked for) is that of a first visit.
-
-    ``search=False`` hands Material's search worker an index with no
-    documents (the site's own search configuration, so the page's scripts run
-    as usual): for checks of layout and code blocks, which do not need the
-    worker to build the real index, 0.4 s of CPU per visit. Refusing the file
-    instead breaks the page's other scripts (the palette toggle stops
-    working). Search has its own tests.
-    """
-
-    def __init__(self, browser, base: str, site: Path, search: bool = True, **context_args):
-        self.base, self.site = base, site
-        self.requests: dict[str, str] = {}
-        self.outside: list[str] = []
-        self.context = browser.new_context(**context_args)
-        # A pattern, not a Python predicate, so that the browser driver does the
-        # matching and only requests that leave the server come back to Python.
-        self.context.route(re.compile(rf"^(?!{re.escape(base)}|data:|blob:)"), self._leave)
-        if not search:
-            # Each language's index, in its own folder (hooks/search_i18n.py), with its own configuration.
-            empty = {}
-            for folder in ("", "en/"):
-                index = site / folder / "search" / "search_index.json"
-                config = json.loads(index.read_text(encoding="utf-8"))["config"]
-                empty[f"{base}{folder}search/search_index.json"] = json.dumps({"config": config, "docs": []})
-            self.context.route(
-                re.compile(rf"^{re.escape(base)}(en/)?search/search_index\.json$"),
-                lambda route: route.fulfill(body=empty[route.request.url], content_type="application/json"),
-            )
-        self.page = self.context.new_page()
-        self.page.on("request", lambda r: self.requests.setdefault(r.url, r.resource_type))
-
-    def visit(self, url: str, until_search_index: bool = False):
-        """Load ``url``; afterwards ``requests``, ``bytes`` and ``data_bytes`` describe this visit.
-
-        Waits for the load event and, with ``until_search_index``, until the
-        search worker has its index, the last file a page asks for.
-        (Playwright's "networkidle" is no substitute once a tab has visited
-        other pages: a search worker's request cut short by the next visit
-        could keep it waiting for 30 s.)
-        """
-        self.requests = {}
-        if until_search_index:
-            # Each language's pages load their own language's index (hooks/search_i18n.py).
-            folder = "en/" if url.startswith(f"{self.base}en/") else ""
-            index = f"{self.base}{folder}search/search_index.json"
-            with self.page.expect_request_finished(lambda r: r.url == index):
-                self.page.goto(url, wait_until="load")
-        else:
-            self.page.goto(url, wait_until="load")
-        return self.page
-
-    @property
-    def bytes(self) -> int:
-        return sum(n for n, kind in self._sizes() if kind in COUNTED)
-
-    @property
-    def data_bytes(self) -> int:
-        return sum(n for n, kind in self._sizes() if kind not in COUNTED)
-
-    def _sizes(self) -> list[tuple[int, str]]:
-        return [(_served_size(self.site, self.base, u), kind) for u, kind in self.requests.items()]
-
-    def _leave(self, route) -> None:
-        self.outside.append(route.request.url)
-        route.abort()
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture(scope="module")
-def tabs(browser, server, site):
-    """``tabs(name, **context_args)``: a :class:`Tab` per name, made on first use, for this module."""
-    made: dict[str, Tab] = {}
-
-    def get(name: str, search: bool = True, **context_args) -> Tab:
-        if name not in made:
-            made[name] = Tab(browser, server, site, search, **context_args)
-        return made[name]
-
-    yield get
-    for tab in made.values():
-        tab.close()
-
-
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True}
-
-
-def _served_size(site: Path, base: str, url: str) -> int:
-    if not url.startswith(base):
-        return 0
-    path = site / unquote(urlsplit(url).path).lstrip("/")
-    if path.is_dir():
-        path = path / "index.html"
-    return path.stat().st_size if path.exists() else 0
-
-
-SCREENSHOT_PAGES = ["", "simplified-self-attention/", "bahdanau-attention/"]
+    assert set(explorer.VIEWS) <= {path for _, path in PAGES}
 
 
 def screenshot(page, lang: str, path: str, scheme: str, device: str) -> None:
@@ -172,118 +74,172 @@ def screenshot(page, lang: str, path: str, scheme: str, device: str) -> None:
         page.screenshot(path=str(out / f"{lang}-{path.strip('/') or 'home'}-{scheme}-{device}.png"))
 
 
-# The whole page as text, title included (navigation, table of contents, header,
-# footer, search, not just the article), without code and without the TeX
-# source that each MathML formula carries as an annotation.
-TEXT_OUTSIDE_CODE = """() => {
+# What the checks read from a page, in one round trip: the whole page as text,
+# title included (navigation, table of contents, header, footer, search, not
+# just the article), without code and without the TeX source that each MathML
+# formula carries as an annotation; formulas not rendered; code blocks without
+# a copy button; the images' alt texts; the palette.
+READ_PAGE = """() => {
     const clone = document.body.cloneNode(true);
     clone.querySelectorAll("pre, code, script, style, annotation, .jp-InputArea, .jp-OutputArea")
          .forEach((e) => e.remove());
-    return document.title + "\\n" + clone.textContent;
+    return {
+        text: document.title + "\\n" + clone.textContent,
+        unrendered: [...document.querySelectorAll(".arithmatex")].filter((e) => !e.querySelector(".katex")).length,
+        withoutCopy: [...document.querySelectorAll("article pre")].filter((p) => p.querySelector("code") &&
+            !p.querySelector("button.md-code__button[data-md-type=copy]")).length,
+        alts: [...document.querySelectorAll("article img")].map((i) => i.getAttribute("alt")),
+        scheme: document.body.getAttribute("data-md-color-scheme"),
+    };
 }"""
 TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+SCHEME = "() => document.body.getAttribute('data-md-color-scheme')"
+WIDTHS = "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+
+
+def _source(lang: str, path: str) -> Path:
+    ja = JA_SOURCES[path]
+    return ja if lang == "ja" else english_of(ja)
 
 
 @pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
 def test_page(tabs, server, site, green, lang, path):
-    # The search index is loaded (and its size reported) but decides none of the checks.
-    green.check(site, built_page(site, lang, path))
-    # The real search index: the search worker loads the scripts its language
-    # needs once it has one, and they count in the page's weight.
-    tab = tabs("desktop", **DESKTOP)
-    tab.outside.clear()
-    page = tab.visit(page_url(server, lang, path), until_search_index=True)
+    """Every check of one page, in one desktop visit and one phone visit (see the module's docstring)."""
+    copied = (lang, path) in COPY_PAGES
+    view = explorer.VIEWS.get(path)
+    # The search index is loaded (and its size reported) but decides none of the checks;
+    # the copies are compared with the source; the explorer's numbers with the package's.
+    green.check(
+        site, built_page(site, lang, path), *([_source(lang, path)] if copied else []), package=bool(view)
+    )
+    if not AXE.exists():
+        skip_or_fail("axe-core is not installed (npm ci)")
+    where = f"{lang}:{path or 'home'}"
+    _desktop(tabs, server, lang, path, view, where, copied)
+    _phone(tabs, server, lang, path, view, where)
+    if path in SCREENSHOT_PAGES or path == explorer.SCREENSHOT_PAGE:
+        _dark_desktop(tabs, server, lang, path, view, where)
 
+
+def _desktop(tabs, server, lang, path, view, where, copied: bool) -> None:
+    # Until search is ready: the search worker loads the scripts its language
+    # needs once it has its index, and they count in the page's weight. The
+    # worker gets the real index's configuration with no documents (search=False):
+    # building the real index costs a second of CPU a page and decides none of
+    # these checks (test_search.py searches the real one); the index's served
+    # size is reported all the same.
+    tab = tabs(
+        "desktop",
+        search=False,
+        color_scheme="light",
+        permissions=["clipboard-read", "clipboard-write"],
+        **DESKTOP,
+    )
+    page = tab.visit(page_url(server, lang, path), until_search_ready=True)
     # Only the local server: no fonts, scripts or anything else from other hosts.
     assert not tab.outside, tab.outside
     screenshot(page, lang, path, "light", "desktop")
-
+    read = page.evaluate(READ_PAGE)
+    assert read["scheme"] == "default"  # a light system: the light palette
     # Maths: every formula rendered by KaTeX, no TeX source left anywhere in the page's text.
-    text = page.evaluate(TEXT_OUTSIDE_CODE)
     for raw in ("$", "\\(", "\\[", "\\begin"):
-        assert raw not in text, f"unrendered maths ({raw!r}) in {lang}:{path}"
-    assert not TEX_COMMAND.search(text), f"TeX in {lang}:{path}: {TEX_COMMAND.findall(text)[:5]}"
-    unrendered = page.evaluate(
-        "() => [...document.querySelectorAll('.arithmatex')].filter(e => !e.querySelector('.katex')).length"
-    )
-    assert unrendered == 0
-
+        assert raw not in read["text"], f"unrendered maths ({raw!r}) in {where}"
+    assert not TEX_COMMAND.search(read["text"]), f"TeX in {where}: {TEX_COMMAND.findall(read['text'])[:5]}"
+    assert read["unrendered"] == 0
     # Code blocks: each has a copy button.
-    missing = page.evaluate(
-        "() => [...document.querySelectorAll('article pre')].filter(p => p.querySelector('code') && "
-        "!p.querySelector('button.md-code__button[data-md-type=copy]')).length"
-    )
-    assert missing == 0, f"{missing} code blocks without a copy button"
-
+    assert read["withoutCopy"] == 0, f"{read['withoutCopy']} code blocks without a copy button"
     # Images: alt text, in the page's language.
-    alts = page.evaluate(
-        "() => [...document.querySelectorAll('article img')].map(i => i.getAttribute('alt'))"
-    )
-    for alt in alts:
+    for alt in read["alts"]:
         assert alt and alt.strip(), "an image without alt text"
         assert bool(JAPANESE.search(alt)) == (lang == "ja"), f"alt text not in {lang}: {alt!r}"
-
     # Weight of the first load, every file it fetched (artifacts/page-weight.jsonl).
     # Files from the browser's cache are reported too (the tab has visited
     # other pages): make sure, or the weight would be too low.
     assert {"document", "stylesheet", "script"} <= set(tab.requests.values()), tab.requests
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "page-weight.jsonl", "a", encoding="utf-8") as f:
-        f.write(
-            json.dumps(
-                {
-                    "page": f"{lang}:{path or 'home'}",
-                    "bytes": tab.bytes,
-                    "search_index_and_data_bytes": tab.data_bytes,
-                }
-            )
-            + "\n"
-        )
+        weight = {"page": where, "bytes": tab.bytes, "search_index_and_data_bytes": tab.data_bytes}
+        f.write(json.dumps(weight) + "\n")
     assert tab.bytes <= MAX_PAGE_BYTES, f"{tab.bytes:,} bytes on first load"
-
-    # Accessibility: axe-core, no serious or critical violations.
-    if AXE.exists():
-        page.add_script_tag(path=str(AXE))
-        violations = page.evaluate(
-            """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-                .filter((v) => v.impact === "serious" || v.impact === "critical")
-                .map((v) => ({id: v.id, impact: v.impact, help: v.help,
-                              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}))"""
-        )
-        assert not violations, json.dumps(violations, indent=1, ensure_ascii=False)
-
     # The language switcher links to the same page in the other language (as the
     # browser resolves the link; tests/test_site.py checks that page's <html lang>,
     # and the offline bundle's test follows the link by clicking it).
     other = "en" if lang == "ja" else "ja"
     target = page.locator(f"a.md-select__link[hreflang='{other}']").evaluate("a => a.href")
     assert target == page_url(server, other, path)
+    if view:
+        # The keyboard alone, from the page's own state; then every token of every state, clicked.
+        explorer.keyboard(page, view, f"online {where}", lang)
+        explorer.walk(page, view, f"online {where}", lang)
+        explorer.last_state(page)
+        explorer.fits(page, f"desktop {where}")
+    # Accessibility: axe-core, no serious or critical violations (on the explorer's
+    # pages, in its last state: none of any impact in it).
+    violations = explorer.axe(page, widget=bool(view))
+    assert not violations, explorer.dumps(violations)
+    if view:
+        explorer.page_state(page, view)
+        explorer.screenshot(page, lang, path, "light", "desktop")
+    if copied:  # after axe: this opens the exercises' answers
+        _copies(page, lang, path, where)
+    assert not tab.outside, tab.outside
+    assert not tab.errors, "\n".join(tab.errors)
 
-    if not AXE.exists():
-        skip_or_fail("axe-core is not installed (npm ci): every check but accessibility passed")
+
+def _dark_desktop(tabs, server, lang, path, view, where) -> None:
+    """The screenshot pages, as a reader with a dark system sees them first: Material follows the system."""
+    tab = tabs("desktop-dark", search=False, color_scheme="dark", **DESKTOP)
+    page = tab.visit(page_url(server, lang, path))
+    assert page.evaluate(SCHEME) == "slate"
+    screenshot(page, lang, path, "dark", "desktop")
+    if view:
+        explorer.screenshot(page, lang, path, "dark", "desktop")  # the page's own state, as loaded
+        explorer.last_state(page)
+    assert not tab.outside, tab.outside
+    assert not tab.errors, "\n".join(tab.errors)
+    if view:  # last: this cuts the page down to the widget
+        violations = explorer.axe(page, widget=True, pruned=True)
+        assert not violations, explorer.dumps(violations)
 
 
-@pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
-def test_no_horizontal_overflow_on_a_phone(tabs, server, site, green, lang, path):
+def _phone(tabs, server, lang, path, view, where) -> None:
     """On a 375-pixel phone, in light mode and after switching to dark with the header's toggle."""
-    green.check(site, built_page(site, lang, path))
-    page = tabs("phone", search=False, color_scheme="light", **PHONE).visit(page_url(server, lang, path))
+    tab = tabs("phone", search=False, color_scheme="light", **PHONE)
+    page = tab.visit(page_url(server, lang, path))
     toggle = page.locator("form[data-md-component=palette] label:visible")
-    scheme_now = "() => document.body.getAttribute('data-md-color-scheme')"
     try:
         for scheme, palette in (("light", "default"), ("dark", "slate")):
             if scheme == "dark":
                 toggle.click()
-            assert page.evaluate(scheme_now) == palette
+            assert page.evaluate(SCHEME) == palette
             screenshot(page, lang, path, scheme, "mobile")
-            width, body, screen = page.evaluate(
-                "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+            width, body, inner = page.evaluate(WIDTHS)
+            # Against the phone's width, not innerWidth: a phone's browser widens its
+            # layout viewport to content that overflows, and innerWidth with it.
+            screen = page.viewport_size["width"]
+            assert max(width, body, inner) <= screen, (
+                f"{scheme}: {max(width, body, inner)} px wide on a {screen} px screen"
             )
-            assert max(width, body) <= screen, f"{scheme}: {max(width, body)} px wide on a {screen} px screen"
+            if view:
+                explorer.fits(page, f"phone {scheme} {where}")
+                explorer.screenshot(page, lang, path, scheme, "mobile")
+            if view and scheme == "light" and path == explorer.SCREENSHOT_PAGE:
+                # The screenshot page's explorer in every scheme and device: here, light on a phone.
+                explorer.last_state(page)
+                violations = explorer.axe(page, widget=True, only=True)
+                assert not violations, explorer.dumps(violations)
+                explorer.page_state(page, view)
+        if view:
+            explorer.last_state(page)
+            explorer.fits(page, f"phone dark {where}")
+        assert not tab.outside, tab.outside
+        assert not tab.errors, "\n".join(tab.errors)
+        if view:  # last: this cuts the page down to the widget
+            violations = explorer.axe(page, widget=True, pruned=True)
+            assert not violations, explorer.dumps(violations)
     finally:
-        # Material keeps the choice in local storage: back to light for the next page.
-        if page.evaluate(scheme_now) == "slate":
-            toggle.click()
+        # Material keeps the reader's choice of palette: forget it before the next page.
+        page.evaluate("() => localStorage.clear()")
 
 
 def _open_answers(page) -> None:
@@ -346,18 +302,7 @@ def _python_blocks(page, real_clicks: bool = False) -> list[tuple[str, str]]:
     return pairs
 
 
-COPY_PAGES = [(lang, path) for lang, path in PAGES if path not in NOTEBOOK_PATHS]
-
-
-def _source(lang: str, path: str) -> Path:
-    ja = JA_SOURCES[path]
-    return ja if lang == "ja" else english_of(ja)
-
-
-@pytest.mark.parametrize(
-    ("lang", "path"), COPY_PAGES, ids=[f"{lang}:{path or 'home'}" for lang, path in COPY_PAGES]
-)
-def test_the_copy_button_copies_the_code_that_ran(tabs, server, site, green, lang, path):
+def _copies(page, lang: str, path: str, where: str) -> None:
     """Each Python block, copied with its copy button, is exactly a block that the tests ran.
 
     pytest-codeblocks runs every block of the page's source and compares its
@@ -367,34 +312,29 @@ def test_the_copy_button_copies_the_code_that_ran(tabs, server, site, green, lan
     that is, token for token, what ran: tests/test_docs.py), and the output
     shown under it is that expected output, so the copied block prints what the
     page shows without being run a second time here; the exercises' answers
-    included. Notebook pages are left out: their cells build on one another,
-    and tests/test_notebooks.py checks their outputs by running the notebook.
-    :func:`test_copied_blocks_run_and_print_what_the_page_shows` runs a whole
-    page's copies end to end.
+    included. :func:`test_copied_blocks_run_and_print_what_the_page_shows` runs
+    a whole page's copies end to end.
     """
     source = _source(lang, path)
-    green.check(site, built_page(site, lang, path), source)
     # The fences as the source shows them; tests/test_docs.py checks that each is,
     # token for token, the block pytest-codeblocks ran (which drops blank lines
     # from indented fences), and ``ran`` gives the output it was compared with.
     shown_code = [f.body for f in fences(source) if f.info == "python"]
     ran = [b.expected_output for b in extract_from_file(source) if b.syntax == "python"]
-    tab = tabs("copy", search=False, permissions=["clipboard-read", "clipboard-write"])
-    copied = _python_blocks(tab.visit(page_url(server, lang, path)))
-    assert not tab.outside, tab.outside
+    copied = _python_blocks(page)
     assert len(copied) == len(shown_code) == len(ran), (
         f"{len(copied)} Python blocks on the page, {len(ran)} in {source.name}"
     )
     for i, ((code, shown), want_code, want_output) in enumerate(zip(copied, shown_code, ran, strict=True)):
-        where = f"{lang}:{path} Python block {i + 1}"
+        at = f"{where} Python block {i + 1}"
         assert code.rstrip("\n") == want_code.rstrip("\n"), (
-            f"{where}: copied\n{code}\nin the source\n{want_code}"
+            f"{at}: copied\n{code}\nin the source\n{want_code}"
         )
-        assert shown is not None, f"{where}: no output block"
-        assert shown.rstrip("\n") == want_output.rstrip("\n"), f"{where}: shows\n{shown}"
+        assert shown is not None, f"{at}: no output block"
+        assert shown.rstrip("\n") == want_output.rstrip("\n"), f"{at}: shows\n{shown}"
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "copied-blocks.txt", "a", encoding="utf-8") as f:
-        f.write(f"{lang}:{path or 'home'}\t{len(copied)} blocks copied, each the code that ran\n")
+        f.write(f"{where}\t{len(copied)} blocks copied, each the code that ran\n")
 
 
 def test_every_python_fence_has_a_copy_check():
@@ -421,6 +361,7 @@ def test_copied_blocks_run_and_print_what_the_page_shows(tabs, server, site, gre
     tab = tabs("copy", search=False, permissions=["clipboard-read", "clipboard-write"])
     pairs = _python_blocks(tab.visit(page_url(server, lang, RUN_PAGE)), real_clicks=True)
     assert not tab.outside, tab.outside
+    assert not tab.errors, "\n".join(tab.errors)
     assert len(pairs) >= 10
     with ForkServer(tmp_path) as run:
         for i, (code, shown) in enumerate(pairs):
@@ -430,18 +371,6 @@ def test_copied_blocks_run_and_print_what_the_page_shows(tabs, server, site, gre
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "copied-blocks.txt", "a", encoding="utf-8") as f:
         f.write(f"{lang}:{RUN_PAGE}\t{len(pairs)} blocks copied and run, each in a fresh process\n")
-
-
-SEARCHES = [
-    ("ja", "アテンション", "bahdanau-attention/"),
-    ("ja", "内積", "simplified-self-attention/"),
-    ("ja", "ソフトマックス", "simplified-self-attention/"),
-    ("ja", "コンテキストベクトル", "simplified-self-attention/"),
-    ("ja", "ボトルネック", "long-sequences/"),
-    ("en", "softmax", "simplified-self-attention/"),
-    ("en", "context vector", "simplified-self-attention/"),
-    ("en", "bottleneck", "long-sequences/"),
-]
 
 
 def _search(page, query: str) -> list[str]:
@@ -462,54 +391,7 @@ def _search(page, query: str) -> list[str]:
     )
 
 
-@pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES, ids=[f"{q[0]}:{q[1]}" for q in SEARCHES])
-def test_search_finds_the_right_page(tabs, server, site, green, lang, query, expected):
-    green.check(site, search_index(site, lang), built_page(site, lang, ""))
-    # One home page per language, searched again and again, as a reader would.
-    tab = tabs(f"search-{lang}", **DESKTOP)
-    if tab.page.url != page_url(server, lang, ""):
-        tab.visit(page_url(server, lang, ""), until_search_index=True)
-    hits = _search(tab.page, query)
-    assert not tab.outside, tab.outside
-    want = page_url(server, lang, expected)
-    pages = [h.split("#")[0].split("?")[0] for h in hits]  # Material adds ?h=<query>
-    # Each language has its own index: every result is a page of the reader's language.
-    mine = [p for p in pages if ("/en/" in p) == (lang == "en")]
-    assert mine == pages, f"{query!r}: results in the other language: {hits}"
-    assert want in mine[:5], f"{query!r}: {hits[:8]}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / "search.txt", "a", encoding="utf-8") as f:
-        f.write(f"{lang}\t{query}\t{len(hits)} hits, {len(mine)} in {lang}\tfirst: {mine[0]}\n")
-
-
-@pytest.mark.parametrize("path", SCREENSHOT_PAGES)
-@pytest.mark.parametrize("lang", ["ja", "en"])
-def test_dark_desktop_screenshots(tabs, server, site, green, lang, path):
-    """The one screenshot no check loads a page for (the others are taken during checks)."""
-    green.check(site, built_page(site, lang, path))
-    page = tabs("desktop-dark", search=False, color_scheme="dark", **DESKTOP).visit(
-        page_url(server, lang, path)
-    )
-    assert page.evaluate("() => document.body.getAttribute('data-md-color-scheme')") == "slate"
-    screenshot(page, lang, path, "dark", "desktop")
-
-
 # ---- the offline bundle -------------------------------------------------------
-
-
-def _offline_bundle(out: Path) -> None:
-    """`make offline`'s zip, built and unpacked into ``out``."""
-    from tools.zip_site import zip_site
-
-    built = build_site(out.with_name(out.name + "-build"), offline=True)
-    archive = zip_site(built, out.with_name(out.name + ".zip"))
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(out)
-
-
-@pytest.fixture(scope="session")
-def offline(tmp_path_factory) -> Path:
-    return built_once(tmp_path_factory, "offline", _offline_bundle)
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
@@ -522,6 +404,7 @@ def test_offline_bundle_works_from_file_urls(browser, offline, green, lang):
     context, outside = file_only_context(browser, viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
+        errors = console_errors(page)
         page.goto(start, wait_until="load")
         # Follow the navigation to a chapter, as a reader would.
         with page.expect_navigation(wait_until="load"):
@@ -541,3 +424,84 @@ def test_offline_bundle_works_from_file_urls(browser, offline, green, lang):
     finally:
         context.close()
     assert not outside, outside
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture(scope="module")
+def file_page(browser, offline):
+    """One page of a file://-only context (its blocked requests and console errors), for the offline pages.
+
+    The search script gets its index with no documents: building the real one
+    costs a second of CPU a page, and test_offline_bundle_works_from_file_urls
+    and test_search.py search the real one.
+    """
+    context, outside = file_only_context(browser, **DESKTOP)
+    scripts = {}
+    for folder in (offline, offline / "en"):
+        index = json.loads((folder / "search" / "search_index.json").read_text(encoding="utf-8"))
+        empty = json.dumps({"config": index["config"], "docs": []})
+        scripts[(folder / "search" / "search_index.js").as_uri()] = "var __index = " + empty
+    context.route(
+        re.compile(r"^file://.*/search/search_index\.js$"),
+        lambda route: route.fulfill(body=scripts[route.request.url], content_type="text/javascript"),
+    )
+    page = context.new_page()
+    yield page, outside, console_errors(page)
+    context.close()
+
+
+@pytest.mark.parametrize(("lang", "path"), PAGES, ids=IDS)
+def test_offline_page(file_page, offline, green, lang, path):
+    """Every page of the offline bundle, opened from file://: no request leaves the bundle, no console
+    error; on the explorer's pages, every state and token, clicked, shows the package's numbers."""
+    html = offline / ("en" if lang == "en" else "") / (path.rstrip("/") + ".html" if path else "index.html")
+    view = explorer.VIEWS.get(path)
+    green.check(offline, html, package=bool(view))
+    page, outside, errors = file_page
+    outside.clear()
+    errors.clear()
+    page.goto(html.as_uri(), wait_until="load")
+    assert page.evaluate("() => document.documentElement.lang") == lang
+    if view:
+        assert page.locator(explorer.WIDGET).get_attribute("data-attention-explorer") == view
+        explorer.walk(page, view, f"offline {lang}:{path}", lang)
+    assert not outside, outside
+    assert not errors, "\n".join(errors)
+
+
+# ---- the 404 pages ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_404_page_is_in_its_language_and_searches_its_own_index(tabs, server, site, green, lang):
+    """The local server answers a missing address with the root's 404.html, as GitHub Pages does; the
+    English 404 page is en/404.html. Each is in its language, searches its language's index, and its
+    language links lead to the other language's 404 page."""
+    folder = "en/" if lang == "en" else ""
+    green.check(site, site / folder / "404.html", site / folder / "search" / "search_index.json")
+    tab = tabs("search", **DESKTOP)
+    url = server + ("en/404.html" if lang == "en" else "no/such/page/")
+    page = tab.visit(url, until_search_index=True)
+    indexes = [u for u in tab.requests if "search_index" in u]
+    assert indexes == [f"{server}{folder}search/search_index.json"], indexes
+    assert page.evaluate("() => document.documentElement.lang") == lang
+    heading = page.locator("article h1").inner_text()
+    assert "404" in heading and bool(JAPANESE.search(heading)) == (lang == "ja"), heading
+    query, expected = ("ソフトマックス", "") if lang == "ja" else ("softmax", "en/")
+    hits = [h.split("#")[0].split("?")[0] for h in _search(page, query)]
+    assert f"{server}{expected}simplified-self-attention/" in hits, hits
+    assert all(
+        h.startswith(server + folder) and (lang == "en" or not h.startswith(server + "en/")) for h in hits
+    )
+    # The language link, clicked: the other language's 404 page.
+    other = "en" if lang == "ja" else "ja"
+    page.keyboard.press("Escape")  # close the search
+    with page.expect_navigation(wait_until="load"):
+        page.locator(f"a.md-select__link[hreflang='{other}']").evaluate("a => a.click()")
+    assert page.url == server + ("en/404.html" if other == "en" else "404.html")
+    assert page.evaluate("() => document.documentElement.lang") == other
+    assert not tab.outside, tab.outside
+    # The one error expected: the missing address itself, answered with status 404.
+    missing = f"status of 404 (Not Found) ({url}:"
+    errors = [e for e in tab.errors if missing not in e]
+    assert not errors, "\n".join(errors)

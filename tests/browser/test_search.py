@@ -12,29 +12,33 @@ gives every term in Japanese too). Results go to artifacts/search-languages.txt.
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, page_url
-from tests.browser.test_reader import _search, offline  # noqa: F401  (offline: the bundle, built once per run)
+from tests.browser.conftest import ARTIFACTS, console_errors, page_url
+from tests.browser.test_reader import _search
 
-# (reader's language, query, a page the results must include)
+# (reader's language, query, a page the results must include, and within how many
+# of the first results, if it must be near the top)
 QUERIES = [
-    ("ja", "アテンション", "bahdanau-attention/"),
-    ("ja", "ソフトマックス", "simplified-self-attention/"),
-    ("ja", "内積", "simplified-self-attention/"),
-    ("ja", "softmax", "simplified-self-attention/"),
-    ("ja", "attention", "simplified-self-attention/"),
-    ("ja", "query", "trainable-self-attention/"),
-    ("ja", "GRU", "bahdanau-attention/"),
-    ("ja", "PyTorch", "performance/"),
-    ("en", "softmax", "simplified-self-attention/"),
-    ("en", "attention", "simplified-self-attention/"),
-    ("en", "queries", "trainable-self-attention/"),
-    ("en", "GRU", "bahdanau-attention/"),
-    ("en", "context vector", "simplified-self-attention/"),
-    ("en", "ソフトマックス", "glossary/"),
-    ("en", "アテンション", "glossary/"),
-    ("en", "内積", "glossary/"),
+    ("ja", "アテンション", "bahdanau-attention/", 5),
+    ("ja", "ソフトマックス", "simplified-self-attention/", 5),
+    ("ja", "内積", "simplified-self-attention/", 5),
+    ("ja", "コンテキストベクトル", "simplified-self-attention/", 5),
+    ("ja", "ボトルネック", "long-sequences/", 5),
+    ("ja", "softmax", "simplified-self-attention/", None),
+    ("ja", "attention", "simplified-self-attention/", None),
+    ("ja", "query", "trainable-self-attention/", None),
+    ("ja", "GRU", "bahdanau-attention/", None),
+    ("ja", "PyTorch", "performance/", None),
+    ("en", "softmax", "simplified-self-attention/", 5),
+    ("en", "attention", "simplified-self-attention/", None),
+    ("en", "queries", "trainable-self-attention/", None),
+    ("en", "GRU", "bahdanau-attention/", None),
+    ("en", "context vector", "simplified-self-attention/", 5),
+    ("en", "bottleneck", "long-sequences/", 5),
+    ("en", "ソフトマックス", "glossary/", None),
+    ("en", "アテンション", "glossary/", None),
+    ("en", "内積", "glossary/", None),
 ]
-IDS = [f"{lang}:{query}" for lang, query, _ in QUERIES]
+IDS = [f"{lang}:{query}" for lang, query, _, _ in QUERIES]
 # Searching from a chapter as well as from the home page: result links are
 # resolved against the page's base, which differs by one folder.
 START = {"ja": "", "en": "bahdanau-attention/"}
@@ -54,6 +58,7 @@ class Reader:
         self.context.route("**/*", self._guard)
         self.page = self.context.new_page()
         self.page.on("request", self._record)
+        self.errors = console_errors(self.page)
         # Search once the worker has fetched its index (the last file a page asks for).
         with self.page.expect_request_finished(lambda r: r.url == index):
             self.page.goto(start, wait_until="load")
@@ -77,7 +82,7 @@ class Reader:
 
 
 @pytest.fixture(scope="module")
-def readers(browser, server, offline):  # noqa: F811  (offline is the fixture imported above)
+def readers(browser, server, offline):
     """``reader(where, lang)``: a :class:`Reader` for "online" or "offline", made on first use."""
     made: dict[tuple[str, str], Reader] = {}
 
@@ -108,8 +113,10 @@ def _page(site: str, where: str, path: str) -> str:
 
 
 @pytest.mark.parametrize("where", ["online", "offline"])
-@pytest.mark.parametrize(("lang", "query", "expected"), QUERIES, ids=IDS)
-def test_results_are_in_the_readers_language(readers, green, site, offline, where, lang, query, expected):  # noqa: F811
+@pytest.mark.parametrize(("lang", "query", "expected", "top"), QUERIES, ids=IDS)
+def test_results_are_in_the_readers_language(
+    readers, green, site, offline, where, lang, query, expected, top
+):
     root = site if where == "online" else offline
     folder = root / "en" if lang == "en" else root
     index = folder / "search" / ("search_index.json" if where == "online" else "search_index.js")
@@ -129,7 +136,10 @@ def test_results_are_in_the_readers_language(readers, green, site, offline, wher
         )
     assert not foreign, f"{query!r} on the {lang} site: {foreign}"
     assert want in hits, f"{query!r} on the {lang} site: {hits}"
+    if top:
+        assert want in hits[:top], f"{query!r} on the {lang} site: {hits[:8]}"
     # The page asked for its own language's index, and no other.
     own = site + ("search/search_index.json" if where == "online" else "search/search_index.js")
     assert set(reader.indexes) == {own}, reader.indexes
     assert not reader.outside, reader.outside
+    assert not reader.errors, "\n".join(reader.errors)

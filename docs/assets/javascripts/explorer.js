@@ -5,13 +5,16 @@
 (function () {
   "use strict";
 
-  // Buttons of which exactly one is pressed: one tab stop for the group (roving
-  // tabindex); the arrow keys, Home and End move to a button and choose it.
+  // A radio group (role=radiogroup, its buttons role=radio): exactly one is
+  // checked, and it is the group's one tab stop (roving tabindex); the arrow
+  // keys move to the next or previous button and check it (wrapping), Home and
+  // End to the first and last; Space (and Enter, a button's key) checks the
+  // focused one, as a click does.
   function choice(bar, onPick) {
     var buttons = Array.prototype.slice.call(bar.querySelectorAll("button"));
     function pick(i, focus) {
       buttons.forEach(function (button, j) {
-        button.setAttribute("aria-pressed", String(i === j));
+        button.setAttribute("aria-checked", String(i === j));
         button.tabIndex = i === j ? 0 : -1;
       });
       if (focus) buttons[i].focus();
@@ -25,7 +28,14 @@
     bar.addEventListener("keydown", function (event) {
       var i = buttons.indexOf(event.target);
       var n = buttons.length;
-      var next = { ArrowRight: i + 1, ArrowLeft: i - 1 + n, Home: 0, End: n - 1 }[event.key];
+      var next = {
+        ArrowRight: i + 1,
+        ArrowDown: i + 1,
+        ArrowLeft: i - 1 + n,
+        ArrowUp: i - 1 + n,
+        Home: 0,
+        End: n - 1,
+      }[event.key];
       if (i < 0 || next === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
       event.preventDefault();
       pick(next % n, true);
@@ -33,9 +43,9 @@
     return buttons;
   }
 
-  function pressed(buttons) {
+  function checked(buttons) {
     for (var i = 0; i < buttons.length; i++) {
-      if (buttons[i].getAttribute("aria-pressed") === "true") return i;
+      if (buttons[i].getAttribute("aria-checked") === "true") return i;
     }
     return 0;
   }
@@ -65,9 +75,17 @@
       });
       fill("[data-context]", s.context[query]);
       if (s.output) fill("[data-output]", s.output[query]);
-      status.textContent = data.status
-        .replace("{token}", tokens[query].textContent)
-        .replace("{state}", states[state].textContent);
+      // The status as the page renders it: the token keeps its lang (an English word in a Japanese page).
+      var parts = data.status.split("{token}");
+      var token = document.createElement("span");
+      var lang = tokens[query].getAttribute("lang");
+      if (lang) token.setAttribute("lang", lang);
+      token.textContent = tokens[query].textContent;
+      status.replaceChildren(
+        document.createTextNode(parts[0]),
+        lang ? token : token.textContent,
+        document.createTextNode(parts[1].replace("{state}", states[state].textContent))
+      );
     }
 
     var tokens = choice(live.querySelector(".ax-tokens"), function (i) {
@@ -78,8 +96,8 @@
       state = i;
       show();
     });
-    query = pressed(tokens);
-    state = pressed(states);
+    query = checked(tokens);
+    state = checked(states);
     root.querySelector(".ax-static").hidden = true;
     live.hidden = false;
     show();
