@@ -23,11 +23,13 @@ from pathlib import Path
 COUNTERS = sorted(
     """つ 個 回 行 列 番目 次元 倍 秒 ミリ秒 マイクロ秒 ナノ秒 分 時間 章 種類 通り 組
     層 件 語 単語 文字 桁 割 枚 台 段 周 位 年 月 日 度 点 節 項 文 トークン ヘッド
-    ステップ コア バイト ビット エポック スレッド シード 要素 ページ 人""".split(),
+    ステップ コア バイト ビット エポック スレッド シード 要素 ページ 人 か所 箇所 ラジアン""".split(),
     key=len,
     reverse=True,
 )
 SPACED = re.compile(r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?) (" + "|".join(COUNTERS) + ")")
+# An ordinal prefix is part of the word too: 「第3章」.
+PREFIXED = re.compile(r"(第) (\d)")
 
 # What is not prose: inline code, maths, HTML comments.
 NOT_PROSE = re.compile(r"`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|<!--.*?-->", re.S)
@@ -58,7 +60,9 @@ def _prose_spans(text: str) -> list[tuple[int, int]]:
 
 def spaced_counters(text: str) -> list[str]:
     """Each 「numeral, space, counter」 in the prose of a Markdown text."""
-    return [m[0] for s, e in _prose_spans(text) for m in SPACED.finditer(text, s, e)]
+    return [
+        m[0] for s, e in _prose_spans(text) for rule in (SPACED, PREFIXED) for m in rule.finditer(text, s, e)
+    ]
 
 
 def fix(text: str) -> str:
@@ -66,7 +70,7 @@ def fix(text: str) -> str:
     pieces, cursor = [], 0
     for s, e in _prose_spans(text):
         pieces.append(text[cursor:s])
-        pieces.append(SPACED.sub(r"\1\2", text[s:e]))
+        pieces.append(PREFIXED.sub(r"\1\2", SPACED.sub(r"\1\2", text[s:e])))
         cursor = e
     pieces.append(text[cursor:])
     return "".join(pieces)
