@@ -149,3 +149,13 @@ def test_offline_bundle_has_a_search_script_per_language(offline: Path, lang: st
         if html_path.name == "404.html":
             continue
         assert _base(html_path) == _folder(offline, lang).resolve(), html_path
+
+
+def test_printed_outputs_are_not_in_the_index_but_on_the_page(site: Path):
+    """hooks/search_outputs.py: a snippet's output is shown, not indexed; the code stays indexed."""
+    output = "tensor([0.4419, 0.6515, 0.5683])"  # simplified-self-attention's first context vector
+    page = (site / "simplified-self-attention" / "index.html").read_text(encoding="utf-8")
+    assert output in page and "data-search-exclude" in page
+    texts = " ".join(entry["text"] for entry in _index(site, "ja")["docs"])
+    assert output not in texts
+    assert "simple_self_attention" in texts  # the code is still searchable
