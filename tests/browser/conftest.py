@@ -254,7 +254,9 @@ class Tab:
             # Each language's pages load their own language's index (hooks/search_i18n.py).
             folder = "en/" if url.startswith(f"{self.base}en/") else ""
             index = f"{self.base}{folder}search/search_index.json"
-            with self.page.expect_request_finished(lambda r: r.url == index):
+            # Only a request of this visit counts: a request of the tab's previous page (its
+            # search worker's, still in flight) can finish after the reset above.
+            with self.page.expect_request_finished(lambda r: r.url == index and index in self.requests):
                 self.page.goto(url, wait_until="load")
         else:
             self.page.goto(url, wait_until="load")
