@@ -10,11 +10,13 @@ command that does it.
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from attention_notes import experiment
 from attention_notes.experiment import load_cpu_paths, load_results
+from attention_notes.lab import generation
 from attention_notes.lab.benchmark import timed_functions
 from attention_notes.performance import load_benchmark, load_multihead
 from attention_notes.provenance import reachable_sources, source_record
@@ -36,6 +38,13 @@ RESULTS = {
         "python -m attention_notes.experiment --out src/attention_notes/results/experiment.json"
         " (about 10 minutes), then the notebook: python tools/execute_notebooks.py"
         " docs/experiment.ipynb docs/experiment.en.ipynb",
+    ),
+    "generation.json": (
+        lambda: json.loads(
+            (Path(experiment.__file__).parent / "results" / "generation.json").read_text("utf-8")
+        ),
+        generation.timed_functions,
+        "make bench (python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json)",
     ),
     "cpu_paths.json": (
         load_cpu_paths,

@@ -23,24 +23,22 @@ weights), eval mode, one process, one torch thread by default (``--threads``):
   d_out = 256, next to ``2 x layers x kv_heads x head_dim x bytes`` per token.
 
 The results record the commit they were measured at and a hash of the source
-of every function timed (:func:`timed_source_hash`), so that a test can tell
-when published numbers no longer describe the code.
+of the timed functions and of every package function they reach
+(:func:`attention_notes.provenance.source_record`): ``tests/test_results_fresh.py``
+names the file to measure again when that code changes.
 """
 
 import argparse
-import ast
-import hashlib
-import inspect
 import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import torch
 
-from attention_notes import cli, gqa, kv_cache, llama, rope
+from attention_notes import cli, gqa, kv_cache, llama
 from attention_notes.lab.benchmark import machine_info
+from attention_notes.provenance import source_record
 
 __all__ = [
     "BENCH_CONFIG",
@@ -49,7 +47,7 @@ __all__ = [
     "run",
     "step_time",
     "time_generation",
-    "timed_source_hash",
+    "timed_functions",
 ]
 
 # The issue's configuration: one layer, d = 256, 8 heads, 2 key/value groups.
@@ -67,49 +65,9 @@ RATIO_NEW = 384
 NEW_TOKENS = 64  # per row of the lengths table (half the total for the shortest rows)
 
 
-def timed_source_hash() -> str:
-    """SHA-256 of the code that the timings run: the modules of the model and this file's timing functions.
-
-    Parsed and dumped without docstrings, so that a reworded docstring or a
-    comment does not make the published numbers look stale; any change to
-    what runs does.
-    """
-    digest = hashlib.sha256()
-    for source in [inspect.getsource(m) for m in (rope, kv_cache, gqa, llama)] + [
-        inspect.getsource(f) for f in (time_generation, step_time)
-    ]:
-        tree = ast.parse(source)
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (
-                isinstance(body, list)
-                and body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(ast.dump(tree).encode())
-    return digest.hexdigest()
-
-
-def _commit() -> str | None:
-    """The commit checked out, with ``-dirty`` if the package's sources differ from it; None outside git."""
-    root = Path(__file__).resolve().parents[3]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src/attention_notes"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("-dirty" if dirty.strip() else "")
+def timed_functions() -> list:
+    """The functions the benchmark times; the source record follows them into the package."""
+    return [time_generation, step_time]
 
 
 def _model(cfg: llama.LlamaConfig = BENCH_CONFIG, seed: int = 0) -> llama.LlamaModel:
@@ -188,6 +146,7 @@ def run(
     step_rounds: int = 5,
 ) -> dict:
     """Every measurement of the module docstring; a JSON-ready dict."""
+    source = source_record(timed_functions())  # before measuring: the code as it was when the run began
     start = time.perf_counter()
     cfg = BENCH_CONFIG
     model = _model(cfg)
@@ -246,8 +205,7 @@ def run(
     }
     return {
         "machine": machine_info(),
-        "commit": _commit(),
-        "source_sha256": timed_source_hash(),
+        "source": source,
         "config": cfg_json,
         "lengths": lengths,
         "ratio": ratio,
