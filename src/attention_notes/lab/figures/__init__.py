@@ -17,6 +17,7 @@ and every figure's alt text, in both languages (its ``TEXT``):
 - :mod:`~attention_notes.lab.figures.llm`: the part on today's LLMs (the
   decode step's mask, generation's time with and without the cache, grouped
   heads, RoPE's rotation);
+- :mod:`~attention_notes.lab.figures.latent`: multi-head latent attention's data flow and cache;
 - :mod:`~attention_notes.lab.figures.diagrams`: the schematic encoder-decoder
   and Bahdanau diagrams, which draw no data;
 - :mod:`~attention_notes.lab.figures.style`: the look they share.
@@ -37,7 +38,7 @@ from matplotlib.figure import Figure
 
 from attention_notes import cli
 from attention_notes.experiment import load_results
-from attention_notes.lab.figures import charts, diagrams, llm, weights
+from attention_notes.lab.figures import charts, diagrams, latent, llm, weights
 from attention_notes.lab.figures.style import STYLE
 from attention_notes.performance import load_benchmark
 
@@ -73,6 +74,7 @@ FIGURES: dict[str, Recipe] = {
     "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
+    "mla-flow": Recipe(latent.load_mla_sizes, latent.plot_mla_flow, latent.TEXT),
 }
 
 
