@@ -57,11 +57,11 @@ TEXT = {
         "up": "キーとバリューを復元",
         "score": "ヘッド h のスコア",
         "mla-flow_alt": (
-            "マルチヘッド潜在アテンション 1層のデータの流れ。左のトークン x_t（7168次元）から、上には"
+            "マルチヘッド潜在アテンション 1層のデータの流れ。左のトークン x（7168次元）から、上には"
             "128ヘッドのクエリが作られ、各ヘッドのクエリは位置を持たない 128次元の部分と RoPE で回転する"
-            "64次元の部分に分かれる。下には圧縮の射影 1つで、512次元の潜在ベクトル c_t と、全ヘッドで"
-            "共有する 64次元の回転キー k^R_t が作られる。この 2つだけを囲んだ枠がキャッシュで、"
-            "1トークン・1層あたり 576個の数値。潜在ベクトルからは kv_b_proj で、ヘッドごとに 128次元の"
+            "64次元の部分に分かれる。下には圧縮の射影 1つで、512次元の潜在ベクトル c と、全ヘッドで"
+            "共有する 64次元の回転キー k^R が作られる。この 2つだけを囲んだ枠がキャッシュで、"
+            "1トークン・1層あたり 576個の数値。潜在ベクトルからは復元の射影で、ヘッドごとに 128次元の"
             "キーと 128次元のバリューが復元される。ヘッド h のスコアは、位置を持たない部分どうしの内積と、"
             "回転した部分どうしの内積の和。"
         ),
@@ -79,13 +79,14 @@ TEXT = {
         "up": "keys and values rebuilt",
         "score": "score of head h",
         "mla-flow_alt": (
-            "The data flow of one layer of multi-head latent attention. From the token x_t on the left "
+            "The data flow of one layer of multi-head latent attention. From the token x on the left "
             "(7168 numbers), upwards: the queries of 128 heads, each split into a part without position "
             "(128 numbers) and a part rotated by RoPE (64 numbers). Downwards: one compressing projection "
-            "makes a latent c_t of 512 numbers and a rotated key k^R_t of 64 numbers shared by all heads. "
-            "A frame around these two alone is the cache: 576 numbers per token and layer. From the latent, "
-            "kv_b_proj rebuilds every head's key (128 numbers) and value (128 numbers). The score of head h "
-            "is the dot product of the parts without position plus that of the rotated parts."
+            "makes a latent c of 512 numbers and a rotated key k^R of 64 numbers shared by all heads. "
+            "A frame around these two alone is the cache: 576 numbers per token and layer. From the "
+            "latent, the rebuilding projection makes every head's key (128 numbers) and value (128 "
+            "numbers). The score of head h is the dot product of the parts without position plus that of "
+            "the rotated parts."
         ),
     },
 }
