@@ -13,18 +13,9 @@ only, no memory), so the figure shows what the package builds.
 import torch
 from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
-from attention_notes.lab.figures.diagrams import (
-    CONTEXT,
-    DECODER,
-    ENCODER,
-    NEUTRAL,
-    _arrow,
-    _box,
-    _canvas,
-    _text,
-)
+from attention_notes.lab.figures.diagrams import ARROW, CONTEXT, DECODER, ENCODER, INK, NEUTRAL, UNIT
 from attention_notes.lab.figures.style import STYLE
 from attention_notes.mla import MultiHeadLatentAttention
 
@@ -162,6 +153,49 @@ def plot_mla_flow(sizes: dict[str, int], lang: str = "ja") -> Figure:
         _arrow(ax, (6.35, 1.55), (9.6, 1.55), head=False)  # the shared key goes round the rebuilt keys
         _arrow(ax, (9.6, 1.55), (9.6, 4.6), patches=(None, score))
     return fig
+
+
+def _canvas(xlim: tuple[float, float], ylim: tuple[float, float]):
+    """One axes over the whole figure, in the diagrams' units (UNIT inches each), without axis lines."""
+    fig = Figure(figsize=((xlim[1] - xlim[0]) * UNIT, (ylim[1] - ylim[0]) * UNIT))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set(xlim=xlim, ylim=ylim)
+    ax.set_axis_off()
+    return fig, ax
+
+
+def _text(ax, x: float, y: float, text: str, size: float, color: str = INK) -> None:
+    ax.text(x, y, text, ha="center", va="center", fontsize=size, color=color)
+
+
+def _box(ax, x: float, y: float, text: str, colors: tuple[str, str], w: float, h: float, size: float):
+    """A rounded box centred on (x, y) with ``text`` in it; returned for arrows to start and end at."""
+    edge, fill = colors
+    box = FancyBboxPatch(
+        (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.1", fc=fill, ec=edge, lw=1.2
+    )
+    ax.add_patch(box)
+    _text(ax, x, y, text, size)
+    return box
+
+
+def _arrow(ax, start, end, head: bool = True, patches=(None, None)) -> None:
+    """An arrow (a line with ``head=False``) from ``start`` to ``end``, cut at the edges of ``patches``."""
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle="-|>" if head else "-",
+            mutation_scale=11,
+            color=ARROW,
+            lw=1.2,
+            shrinkA=1,
+            shrinkB=1,
+            patchA=patches[0],
+            patchB=patches[1],
+            zorder=1,
+        )
+    )
 
 
 def _centre(patch) -> tuple[float, float]:
