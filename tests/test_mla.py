@@ -268,7 +268,7 @@ def test_scores_depend_on_relative_positions_only():
 @pytest.mark.parametrize(
     ("changes", "error", "message"),
     [
-        ({"qk_rope_head_dim": 5}, ValueError, "head_dim must be even"),
+        ({"qk_rope_head_dim": 5}, ValueError, "qk_rope_head_dim must be even"),
         ({"kv_lora_rank": 0}, ValueError, "kv_lora_rank must be a positive int, got 0"),
         ({"v_head_dim": 2.0}, TypeError, "v_head_dim must be a positive int"),
         ({"q_lora_rank": 0}, ValueError, "q_lora_rank must be a positive int, got 0"),

@@ -170,7 +170,10 @@ class MultiHeadLatentAttention(nn.Module):
         check_bool("rope_interleave", rope_interleave)
         if isinstance(rope_base, bool) or not isinstance(rope_base, numbers.Real) or not rope_base > 1:
             raise ValueError(f"rope_base must be a number > 1 (10_000.0 in the paper), got {rope_base!r}")
-        # compute_rope_params refuses an odd qk_rope_head_dim, saying that RoPE rotates pairs.
+        if qk_rope_head_dim % 2:
+            raise ValueError(
+                f"qk_rope_head_dim must be even (RoPE rotates the features in pairs), got {qk_rope_head_dim}"
+            )
         cos, sin = compute_rope_params(qk_rope_head_dim, rope_base, context_length)  # (ctx, dr) each
         self.register_buffer("cos", cos, persistent=False)  # not in the state_dict: the arguments decide them
         self.register_buffer("sin", sin, persistent=False)
