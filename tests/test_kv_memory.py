@@ -303,6 +303,28 @@ def test_gemma_3_27b_layers_are_laid_out_as_transformers_lays_them_out(transform
     assert PUBLISHED["Gemma 3 27B"].context_length == hf.max_position_embeddings == 131072
 
 
+def test_the_figure_draws_the_estimates_of_every_published_model_and_labels_the_counterfactuals():
+    from attention_notes.lab.figures.memory import LENGTHS, TEXT, curves, load_memory_curves
+
+    data = load_memory_curves()
+    assert data["lengths"][0] == 1024 and data["lengths"][-1] == 131072
+    assert set(PUBLISHED) <= set(data["lines"])
+    for key, (model, config) in curves().items():
+        line = data["lines"][key]
+        assert line["gib"] == [kv_cache_bytes(config, n) / 2**30 for n in LENGTHS]
+        assert line["published"] == (config == PUBLISHED[model].config)
+        if not line["published"]:  # a counterfactual says so in both languages
+            assert "if" in TEXT["en"][key] and "したら" in TEXT["ja"][key]
+    # The numbers the alt text quotes, at 128K tokens.
+    at_128k = {key: line["gib"][-1] for key, line in data["lines"].items()}
+    assert at_128k["Llama 3 8B"] == 16 and at_128k["DeepSeek-V3 as MHA"] == 488
+    assert at_128k["DeepSeek-V3 as GQA"] == 30.5 and at_128k["Gemma 3 27B, all global"] == 62
+    assert round(at_128k["Gemma 3 27B"], 1) == 10.4 and round(at_128k["DeepSeek-V3"], 1) == 8.6
+    assert round(at_128k["DeepSeek-V3 as MQA"], 1) == 3.8 and at_128k["Mistral 7B"] == 0.5
+    for lang, quoted in (("ja", "488 GiB"), ("en", "488 GiB")):
+        assert quoted in TEXT[lang]["kv-memory_alt"]
+
+
 def test_configs_are_frozen():
     cfg = CacheConfig(num_layers=1, num_heads=1, num_kv_heads=1, head_dim=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
