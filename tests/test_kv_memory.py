@@ -1,12 +1,15 @@
 """The KV-cache memory estimator: its formulas, the published configurations, and the bytes real caches hold."""
 
 import dataclasses
+import importlib
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from attention_notes.gqa import GroupedQueryAttention
+from attention_notes.kv_cache import KVCache
 from attention_notes.kv_memory import (
     PUBLISHED,
     CacheConfig,
@@ -173,6 +176,153 @@ def test_the_mla_estimate_is_the_bytes_latent_caches_hold():
     assert (
         sum(c.nbytes for c in caches) == kv_cache_bytes(estimate, 9, batch_size=3) == 2 * 3 * 9 * (6 + 2) * 4
     )
+
+
+def _windowed_stack(cfg: CacheConfig, d_in: int, context_length: int):
+    """One GroupedQueryAttention and one KVCache per layer, windowed where ``cfg`` makes the layer local."""
+    layers, caches = [], []
+    for window in cfg.layer_windows:
+        sinks = cfg.sink_tokens if window is not None else 0
+        layers.append(
+            GroupedQueryAttention(
+                d_in, cfg.num_heads * cfg.head_dim, cfg.num_heads, cfg.num_kv_heads,
+                context_length=context_length, sliding_window=window, sink_tokens=sinks,
+            )
+        )  # fmt: skip
+        caches.append(KVCache(window=window, sink_tokens=sinks))
+    return layers, caches
+
+
+@given(
+    layers=st.integers(1, 7),
+    kv_heads=st.integers(1, 3),
+    group=st.integers(1, 3),
+    head_dim=st.sampled_from([2, 4]),
+    window=st.none() | st.integers(1, 9),
+    global_every=st.none() | st.integers(1, 4),
+    sinks=st.integers(0, 2),
+    chunks=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    batch=st.integers(1, 2),
+)
+def test_the_estimate_is_the_bytes_every_schemes_caches_hold(
+    layers, kv_heads, group, head_dim, window, global_every, sinks, chunks, batch
+):
+    """MHA, GQA, MQA, sliding windows with sinks, local/global hybrids: after every chunk, estimate == nbytes."""
+    cfg = CacheConfig(
+        num_layers=layers,
+        num_heads=kv_heads * group,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        dtype_bytes=4,
+        window=window,
+        global_every=global_every if window else None,
+        sink_tokens=sinks if window else 0,
+    )
+    torch.manual_seed(0)
+    modules, caches = _windowed_stack(cfg, d_in=5, context_length=32)
+    x = torch.randn(batch, sum(chunks), 5)
+    seen = 0
+    with torch.no_grad():
+        for size in chunks:
+            for module, cache in zip(modules, caches, strict=True):
+                module(x[:, seen : seen + size], cache=cache, need_weights=False)
+            seen += size
+            assert sum(c.nbytes for c in caches) == kv_cache_bytes(cfg, seen, batch_size=batch)
+            assert tuple(c.keys.shape[2] for c in caches) == cached_tokens(cfg, seen)
+
+
+@given(
+    layers=st.integers(1, 3),
+    heads=st.integers(1, 4),
+    rank=st.integers(1, 8),
+    rope=st.sampled_from([2, 4]),
+    chunks=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    batch=st.integers(1, 2),
+)
+def test_the_mla_estimate_is_the_bytes_latent_caches_hold_after_every_chunk(
+    layers, heads, rank, rope, chunks, batch
+):
+    cfg = CacheConfig(
+        num_layers=layers, num_heads=heads, num_kv_heads=heads, head_dim=3, dtype_bytes=4,
+        kv_lora_rank=rank, qk_rope_head_dim=rope,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    modules = [MultiHeadLatentAttention(8, heads, rank, 3, rope, 3, context_length=16) for _ in range(layers)]
+    caches = [LatentKVCache() for _ in modules]
+    x = torch.randn(batch, sum(chunks), 8)
+    seen = 0
+    with torch.no_grad():
+        for size in chunks:
+            for module, cache in zip(modules, caches, strict=True):
+                module(x[:, seen : seen + size], cache=cache)
+            seen += size
+            assert sum(c.nbytes for c in caches) == kv_cache_bytes(cfg, seen, batch_size=batch)
+
+
+@pytest.fixture(scope="module")
+def transformers():
+    """transformers, imported with the Hub offline (imported here: it takes seconds)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield importlib.import_module("transformers")
+
+
+def test_deepseek_v3_is_the_default_of_transformers_deepseek_v3_config(transformers):
+    """transformers' DeepseekV3Config defaults to DeepSeek-V3's config.json: an independent copy."""
+    hf = transformers.DeepseekV3Config()
+    cfg = PUBLISHED["DeepSeek-V3"].config
+    assert (cfg.num_layers, cfg.num_heads, cfg.num_kv_heads) == (
+        hf.num_hidden_layers, hf.num_attention_heads, hf.num_key_value_heads
+    )  # fmt: skip
+    assert (cfg.kv_lora_rank, cfg.qk_rope_head_dim) == (hf.kv_lora_rank, hf.qk_rope_head_dim)
+    assert cfg.head_dim == hf.qk_nope_head_dim == hf.v_head_dim
+
+
+def test_mistral_7b_is_the_default_of_transformers_mistral_config(transformers):
+    """MistralConfig defaults to Mistral 7B v0.1, sliding window included."""
+    hf = transformers.MistralConfig()
+    cfg = PUBLISHED["Mistral 7B"].config
+    assert (cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.window) == (
+        hf.num_hidden_layers, hf.num_attention_heads, hf.num_key_value_heads, hf.sliding_window
+    )  # fmt: skip
+    assert cfg.head_dim == hf.hidden_size // hf.num_attention_heads
+    assert cfg.layer_windows == (4096,) * 32  # every layer is local, none global
+
+
+def test_gemma_3_27b_layers_are_laid_out_as_transformers_lays_them_out(transformers):
+    """Gemma3TextConfig with the 27B's sizes: the same layers local and global, the same window."""
+    cfg = PUBLISHED["Gemma 3 27B"].config
+    hf = transformers.Gemma3TextConfig(
+        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads, head_dim=cfg.head_dim, sliding_window=cfg.window,
+    )  # fmt: skip
+    assert hf.layer_types == [
+        "full_attention" if w is None else "sliding_attention" for w in cfg.layer_windows
+    ]
+    assert [i for i, w in enumerate(cfg.layer_windows) if w is None] == list(range(5, 62, 6))
+    assert PUBLISHED["Gemma 3 27B"].context_length == hf.max_position_embeddings == 131072
+
+
+def test_the_figure_draws_the_estimates_of_every_published_model_and_labels_the_counterfactuals():
+    from attention_notes.lab.figures.memory import LENGTHS, TEXT, curves, load_memory_curves
+
+    data = load_memory_curves()
+    assert data["lengths"][0] == 1024 and data["lengths"][-1] == 131072
+    assert set(PUBLISHED) <= set(data["lines"])
+    for key, (model, config) in curves().items():
+        line = data["lines"][key]
+        assert line["gib"] == [kv_cache_bytes(config, n) / 2**30 for n in LENGTHS]
+        assert line["published"] == (config == PUBLISHED[model].config)
+        if not line["published"]:  # a counterfactual says so in both languages
+            assert "if" in TEXT["en"][key] and "したら" in TEXT["ja"][key]
+    # The numbers the alt text quotes, at 128K tokens.
+    at_128k = {key: line["gib"][-1] for key, line in data["lines"].items()}
+    assert at_128k["Llama 3 8B"] == 16 and at_128k["DeepSeek-V3 as MHA"] == 488
+    assert at_128k["DeepSeek-V3 as GQA"] == 30.5 and at_128k["Gemma 3 27B, all global"] == 62
+    assert round(at_128k["Gemma 3 27B"], 1) == 10.4 and round(at_128k["DeepSeek-V3"], 1) == 8.6
+    assert round(at_128k["DeepSeek-V3 as MQA"], 1) == 3.8 and at_128k["Mistral 7B"] == 0.5
+    for lang, quoted in (("ja", "488 GiB"), ("en", "488 GiB")):
+        assert quoted in TEXT[lang]["kv-memory_alt"]
 
 
 def test_configs_are_frozen():

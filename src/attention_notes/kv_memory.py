@@ -151,53 +151,70 @@ class PublishedModel:
     sources: tuple[str, ...]
 
 
-# Every number below was read from the model's config.json (or its paper where
-# the config is silent) at the URL next to it. The estimates assume a bfloat16
-# cache (dtype_bytes = 2), the dtype each config.json names ("torch_dtype":
-# "bfloat16"); serving engines may store the cache in 8 bits instead.
+# Every number below was checked against the sources named next to it: the
+# model's config.json on the Hugging Face Hub and the paper (copies of both
+# agree), and, where transformers' configuration class has the published model
+# as its default (DeepseekV3Config, MistralConfig) or its layer layout
+# (Gemma3TextConfig.layer_types), against that class too: tests/test_kv_memory.py
+# compares them. The estimates assume a bfloat16 cache (dtype_bytes = 2), the
+# dtype each config.json names ("torch_dtype": "bfloat16"); serving engines may
+# store the cache in 8 bits instead (dtype_bytes = 1 halves every number).
 PUBLISHED: dict[str, PublishedModel] = {
     "Llama 3 8B": PublishedModel(
         "Llama 3 8B",
-        # https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json
+        # https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json, and the
+        # Llama 3 paper (Llama Team 2024, https://arxiv.org/abs/2407.21783), Table 3 (8B column).
         CacheConfig(
-            num_layers=32,  # "num_hidden_layers": 32
-            num_heads=32,  # "num_attention_heads": 32
-            num_kv_heads=8,  # "num_key_value_heads": 8 (GQA)
-            head_dim=128,  # "hidden_size": 4096 / 32 heads
+            num_layers=32,  # "num_hidden_layers": 32; Table 3: 32 layers
+            num_heads=32,  # "num_attention_heads": 32; Table 3: 32 attention heads
+            num_kv_heads=8,  # "num_key_value_heads": 8 (GQA); Table 3: 8 key/value heads
+            head_dim=128,  # "hidden_size": 4096 / 32 heads (the config has no "head_dim")
         ),
-        context_length=8192,  # "max_position_embeddings": 8192
-        sources=("https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json",),
+        context_length=8192,  # "max_position_embeddings": 8192 (Llama 3.1 8B, a later model, has 131072)
+        sources=(
+            "https://huggingface.co/meta-llama/Meta-Llama-3-8B/blob/main/config.json",
+            "https://arxiv.org/abs/2407.21783",
+        ),
     ),
     "Mistral 7B": PublishedModel(
         "Mistral 7B",
-        # https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json and
-        # Jiang et al. 2023, "Mistral 7B", Table 1, https://arxiv.org/abs/2310.06825
+        # Mistral 7B v0.1: https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json and
+        # Jiang et al. 2023, "Mistral 7B", section 2 and Table 1, https://arxiv.org/abs/2310.06825.
+        # Only v0.1 has the window: the model card of Mistral-7B-Instruct-v0.2 lists, for v0.2,
+        # "32k context window (vs 8k context in v0.1)" and "No Sliding-Window Attention"
+        # (https://huggingface.co/mistralai/Mistral-7B-Instruct-v0.2); v0.2 is this config with
+        # window=None and a context of 32768.
         CacheConfig(
-            num_layers=32,  # "num_hidden_layers": 32; n_layers 32
-            num_heads=32,  # "num_attention_heads": 32; n_heads 32
-            num_kv_heads=8,  # "num_key_value_heads": 8; n_kv_heads 8
-            head_dim=128,  # head_dim 128 (4096 / 32)
-            window=4096,  # "sliding_window": 4096; window_size 4096, every layer (a rolling buffer of 4096)
+            num_layers=32,  # "num_hidden_layers": 32; Table 1: n_layers 32
+            num_heads=32,  # "num_attention_heads": 32; Table 1: n_heads 32
+            num_kv_heads=8,  # "num_key_value_heads": 8; Table 1: n_kv_heads 8
+            head_dim=128,  # Table 1: head_dim 128 (4096 / 32)
+            window=4096,  # "sliding_window": 4096; Table 1: window_size 4096, in every layer: the paper's
+            # rolling buffer cache of W = 4096 entries ("on a sequence length of 32k tokens, this
+            # reduces the cache memory usage by 8x")
         ),
-        context_length=8192,  # context_len 8192 (Table 1)
+        context_length=8192,  # Table 1: context_len 8192 (config.json says "max_position_embeddings": 32768)
         sources=(
             "https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json",
             "https://arxiv.org/abs/2310.06825",
+            "https://huggingface.co/mistralai/Mistral-7B-Instruct-v0.2",
         ),
     ),
     "Gemma 3 27B": PublishedModel(
         "Gemma 3 27B",
         # https://huggingface.co/google/gemma-3-27b-pt/blob/main/config.json ("text_config") and
-        # Gemma Team 2025, "Gemma 3 Technical Report", https://arxiv.org/abs/2503.19786
+        # Gemma Team 2025, "Gemma 3 Technical Report", section 2, https://arxiv.org/abs/2503.19786.
         CacheConfig(
             num_layers=62,  # "num_hidden_layers": 62
             num_heads=32,  # "num_attention_heads": 32
             num_kv_heads=16,  # "num_key_value_heads": 16
-            head_dim=128,  # "head_dim": 128
-            window=1024,  # "sliding_window": 1024
-            global_every=6,  # "sliding_window_pattern": 6: 5 local layers, then 1 global (10 of the 62)
+            head_dim=128,  # "head_dim": 128 (not hidden_size 5376 / 32 = 168, the "query_pre_attn_scalar")
+            window=1024,  # "sliding_window": 1024; the report: local layers span 1024 tokens
+            global_every=6,  # "sliding_window_pattern": 6; the report: 5 local layers to 1 global, starting
+            # with a local one. transformers' Gemma3TextConfig makes layer i local unless (i + 1) % 6 == 0:
+            # layers 5, 11, ..., 59 are global, 10 of the 62
         ),
-        context_length=131072,  # 128K tokens (the report); Gemma3TextConfig's max_position_embeddings
+        context_length=131072,  # the report: 128K tokens (32K for the 1B model); "max_position_embeddings"
         sources=(
             "https://huggingface.co/google/gemma-3-27b-pt/blob/main/config.json",
             "https://arxiv.org/abs/2503.19786",
@@ -205,17 +222,22 @@ PUBLISHED: dict[str, PublishedModel] = {
     ),
     "DeepSeek-V3": PublishedModel(
         "DeepSeek-V3",
-        # https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json and
-        # DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", section 4.2, https://arxiv.org/abs/2412.19437
+        # https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json (the defaults of
+        # transformers' DeepseekV3Config) and DeepSeek-AI 2024, "DeepSeek-V3 Technical Report",
+        # section 4.2 ("We set the number of Transformer layers to 61 ... the number of attention
+        # heads n_h to 128 and the per-head dimension d_h to 128. The KV compression dimension d_c
+        # is set to 512 ... we set the per-head dimension d_h^R to 64"), https://arxiv.org/abs/2412.19437.
         CacheConfig(
-            num_layers=61,  # "num_hidden_layers": 61
-            num_heads=128,  # "num_attention_heads": 128
+            num_layers=61,  # "num_hidden_layers": 61 (the multi-token prediction module, used only
+            # for speculative decoding, is not counted)
+            num_heads=128,  # "num_attention_heads": 128; n_h
             num_kv_heads=128,  # "num_key_value_heads": 128 (the MHA it compresses)
-            head_dim=128,  # the per-head dimension d_h = 128 of the report ("v_head_dim": 128)
+            head_dim=128,  # d_h ("qk_nope_head_dim": 128, "v_head_dim": 128)
             kv_lora_rank=512,  # "kv_lora_rank": 512, the report's d_c
             qk_rope_head_dim=64,  # "qk_rope_head_dim": 64, the report's d_h^R
         ),
-        context_length=131072,  # extended to 128K tokens (report, section 4.3)
+        context_length=131072,  # extended to 128K tokens in two YaRN stages (report, section 4.3);
+        # config.json's "max_position_embeddings" is 163840 (YaRN factor 40 over 4096)
         sources=(
             "https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json",
             "https://arxiv.org/abs/2412.19437",

@@ -18,6 +18,8 @@ and every figure's alt text, in both languages (its ``TEXT``):
   decode step's mask, generation's time with and without the cache, grouped
   heads, RoPE's rotation);
 - :mod:`~attention_notes.lab.figures.latent`: multi-head latent attention's data flow and cache;
+- :mod:`~attention_notes.lab.figures.memory`: the KV cache of published models against the
+  context length, from :mod:`attention_notes.kv_memory` (the memory page);
 - :mod:`~attention_notes.lab.figures.diagrams`: the schematic encoder-decoder
   and Bahdanau diagrams, which draw no data;
 - :mod:`~attention_notes.lab.figures.style`: the look they share.
@@ -38,7 +40,7 @@ from matplotlib.figure import Figure
 
 from attention_notes import cli
 from attention_notes.experiment import load_results
-from attention_notes.lab.figures import charts, diagrams, latent, llm, weights
+from attention_notes.lab.figures import charts, diagrams, latent, llm, memory, weights
 from attention_notes.lab.figures.style import STYLE
 from attention_notes.performance import load_benchmark
 
@@ -75,6 +77,7 @@ FIGURES: dict[str, Recipe] = {
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
     "mla-flow": Recipe(latent.load_mla_sizes, latent.plot_mla_flow, latent.TEXT),
+    "kv-memory": Recipe(memory.load_memory_curves, memory.plot_kv_memory, memory.TEXT),
 }
 
 
