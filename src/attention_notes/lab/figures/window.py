@@ -79,7 +79,8 @@ TEXT = {
     },
 }
 
-WINDOW, SINKS = 3, 1  # the page's example
+WINDOW = 3  # the page's example: a window of 3
+SINKS = 1  # and one sink
 
 
 def load_window_masks() -> dict:
