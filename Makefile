@@ -90,8 +90,9 @@ bench: $(STAMP)  ## Every benchmark (not part of `make test`), then redraw the f
 	$(BIN)/python -m attention_notes.lab.benchmark --out src/attention_notes/results/benchmark.json
 	$(BIN)/python -m attention_notes.lab.benchmark --multihead --out src/attention_notes/results/multihead.json
 	$(BIN)/python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json
+	$(BIN)/python -m attention_notes.lab.window_decoding --out src/attention_notes/results/window_decoding.json
 	$(MAKE) figures
-	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md docs/kv-cache.md docs/kv-cache.en.md
+	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md docs/kv-cache.md docs/kv-cache.en.md docs/sliding-window.md docs/sliding-window.en.md
 
 figures: $(STAMP)  ## Redraw the docs' figures from the published results
 	$(BIN)/python -m attention_notes.lab.figures --out docs/assets/figures

@@ -4,7 +4,7 @@ A page asks for the widget with a marker line, an HTML comment of its own::
 
     <!-- attention-explorer: simplified -->
 
-(``simplified``, ``trainable``, ``causal`` or ``multihead``; any other name fails
+(``simplified``, ``trainable``, ``causal``, ``multihead`` or ``sliding``; any other name fails
 the build). Python-Markdown keeps the comment in the page's HTML, where
 ``on_page_content`` replaces it; a marker shown inside a code block is escaped
 there, so it is never taken for one.
@@ -74,6 +74,21 @@ class State:
     context: "torch.Tensor"  # (T, d)
     output: "torch.Tensor | None" = None  # (T, d_out)
     causal: bool = False
+    window: int | None = None  # with ``causal``: a sliding window of this many keys (the query's own too)
+    sinks: int = 0  # with ``window``: the first keys every query keeps seeing
+
+
+def blocked(state: dict, query: int, key: int) -> bool:
+    """Whether ``state`` (as :func:`data` gives it) masks ``key`` for ``query``: explorer.js's rule too.
+
+    Causal: every later key; with a window, also the keys ``window`` or more
+    before the query that are not sinks (:func:`attention_notes.sliding_window.sliding_window_mask`).
+    """
+    if not state["causal"]:
+        return False
+    window = state.get("window")
+    outside = window is not None and key <= query - window and key >= state.get("sinks", 0)
+    return key > query or outside
 
 
 @functools.cache
@@ -86,6 +101,7 @@ def states(view: str) -> tuple[tuple[State, ...], int]:
 
     from attention_notes.causal import CausalAttention
     from attention_notes.data import TOKENS, journey_inputs
+    from attention_notes.gqa import GroupedQueryAttention
     from attention_notes.multihead import MultiHeadAttention
     from attention_notes.scaled_dot_product import scaled_dot_product_attention
     from attention_notes.simple_attention import simple_self_attention
@@ -136,12 +152,31 @@ def states(view: str) -> tuple[tuple[State, ...], int]:
             return tuple(
                 State(f"head{h + 1}", attn_weights[h], heads[h], output=output, causal=True) for h in range(H)
             ), 0
+        if view == "sliding":
+            found = []
+            for key, window, sinks in (("causal", None, 0), ("window", 3, 0), ("sinks", 3, 1)):
+                torch.manual_seed(123)  # the sliding-window page's module; the same weights in every state
+                attn = GroupedQueryAttention(
+                    3, 2, 1, 1, context_length=T, sliding_window=window, sink_tokens=sinks
+                ).eval()
+                seen = []
+                # The context as the module computes it: what goes into out_proj.
+                hook = attn.out_proj.register_forward_pre_hook(
+                    lambda module, args, seen=seen: seen.append(args[0])
+                )
+                try:
+                    _, attn_weights = attn(x)  # (T, d_out), (H, T, T) with H = 1
+                finally:
+                    hook.remove()
+                context = seen[0].reshape(T, attn.head_dim)  # (1, T, d_out) -> (T, hd): one head
+                found.append(State(key, attn_weights[0], context, causal=True, window=window, sinks=sinks))
+            return tuple(found), 1
     raise PluginError(
         f"attention explorer: unknown view {view!r}; the views are {', '.join(map(repr, VIEWS))}"
     )
 
 
-VIEWS = ("simplified", "trainable", "causal", "multihead")
+VIEWS = ("simplified", "trainable", "causal", "multihead", "sliding")
 
 # ---- labels -----------------------------------------------------------------------
 
@@ -189,6 +224,13 @@ TEXT = {
                 "output": "モジュールの出力（2 つのヘッドを out_proj で混ぜたもの、2 次元、"
                 "どちらのヘッドでも同じ）",
             },
+            "sliding": {
+                "title": "スライディングウィンドウアテンションの重み",
+                "source": "torch.manual_seed(123); GroupedQueryAttention(3, 2, 1, 1, 6, sliding_window=3)",
+                "group": "ウィンドウ",
+                "states": ["ウィンドウなし", "W = 3", "W = 3、シンク 1 つ"],
+                "context": "コンテキストベクトル（バリューの重み付き和、out_proj の前、2 次元）",
+            },
         },
     },
     "en": {
@@ -232,6 +274,13 @@ TEXT = {
                 "output": "Output of the module (both heads mixed by out_proj, 2 dimensions, "
                 "the same for either head)",
             },
+            "sliding": {
+                "title": "Weights of sliding-window attention",
+                "source": "torch.manual_seed(123); GroupedQueryAttention(3, 2, 1, 1, 6, sliding_window=3)",
+                "group": "Window",
+                "states": ["no window", "W = 3", "W = 3, one sink"],
+                "context": "Context vector (weighted sum of the values, before out_proj, 2 dimensions)",
+            },
         },
     },
 }
@@ -258,6 +307,8 @@ def data(view: str) -> dict:
         if state.output is not None:
             item["output"] = numbers(state.output)
         item["causal"] = state.causal
+        if state.window is not None:
+            item["window"], item["sinks"] = state.window, state.sinks
         out.append(item)
     return {"states": out}
 
@@ -372,10 +423,10 @@ def _rows(tokens, state: dict, query: int, masked_label: str, lang: str) -> str:
     """The bars of one query's weights, one list item per key."""
     rows = []
     for j, (token, weight) in enumerate(zip(tokens, state["weights"][query], strict=True)):
-        blocked = state["causal"] and j > query
-        masked = " ax-masked" if blocked else " ax-self" if j == query else ""
+        masked_key = blocked(state, query, j)
+        masked = " ax-masked" if masked_key else " ax-self" if j == query else ""
         bar = f'<span class="ax-fill" style="width: {float(weight) * 100:.2f}%"></span>'
-        note = f'<span class="ax-masked-note"{"" if blocked else " hidden"}>{_e(masked_label)}</span>'
+        note = f'<span class="ax-masked-note"{"" if masked_key else " hidden"}>{_e(masked_label)}</span>'
         rows.append(
             f'<li class="ax-row{masked}"><span class="ax-key">{_token(token, lang)}{note}</span>'
             f'<span class="ax-track" aria-hidden="true">{bar}</span>'

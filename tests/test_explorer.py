@@ -6,6 +6,7 @@ the built pages carry (the no-JavaScript tables and the JSON data island).
 tests/browser/test_explorer.py clicks through the widget in a real browser.
 """
 
+import itertools
 import json
 import os
 import re
@@ -19,9 +20,12 @@ from hooks import explorer
 
 from attention_notes.causal import CausalAttention, causal_mask
 from attention_notes.data import TOKENS, journey_inputs
+from attention_notes.gqa import GroupedQueryAttention
 from attention_notes.multihead import MultiHeadAttention
+from attention_notes.rope import apply_rope, compute_rope_params
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
 from attention_notes.simple_attention import all_scores, context_vectors, scores_to_weights
+from attention_notes.sliding_window import sliding_window_mask
 from attention_notes.trainable import SelfAttention
 from tests.conftest import ROOT
 
@@ -32,7 +36,10 @@ PAGES = [
     ("trainable-self-attention", "trainable"),
     ("causal-attention", "causal"),
     ("multi-head-attention", "multihead"),
+    ("sliding-window", "sliding"),
 ]
+# The sliding view's states: (window, sinks), None for the plain causal mask.
+SLIDING = [(None, 0), (3, 0), (3, 1)]
 VIEWS = [view for _, view in PAGES]
 T = len(TOKENS)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
@@ -89,7 +96,33 @@ def expected(view: str) -> list[dict]:
                 torch.testing.assert_close(weights, attn_weights[h])
                 states.append({"weights": attn_weights[h], "context": context, "output": output})
             return states
+        if view == "sliding":
+            torch.manual_seed(123)
+            gqa = GroupedQueryAttention(
+                3, 2, 1, 1, context_length=T
+            )  # its parameters; the masks are built here
+            cos, sin = compute_rope_params(2, 10_000.0, T)  # (T, 2) each: head_dim 2
+            queries = apply_rope(gqa.W_query(x), cos, sin)  # (T, 2): rotated at positions 0..5
+            keys = apply_rope(gqa.W_key(x), cos, sin)
+            values = gqa.W_value(x)  # (T, 2)
+            states = []
+            for window, sinks in SLIDING:
+                mask = causal_mask(T) if window is None else sliding_window_mask(T, window, sinks)  # (T, T)
+                attn_scores = (queries @ keys.T / 2**0.5).masked_fill(mask, -torch.inf)  # (T, T)
+                attn_weights = torch.softmax(attn_scores, dim=-1)
+                states.append({"weights": attn_weights, "context": attn_weights @ values})
+            return states
     raise ValueError(view)
+
+
+def mask(view: str, state: int) -> torch.Tensor:
+    """The (T, T) mask the widget hatches in ``state`` of ``view`` (True = masked), built by the package."""
+    if view == "sliding":
+        window, sinks = SLIDING[state]
+        return causal_mask(T) if window is None else sliding_window_mask(T, window, sinks)
+    if view == "multihead" or (view == "causal" and state == 1):
+        return causal_mask(T)
+    return torch.zeros(T, T, dtype=torch.bool)
 
 
 def fmt(tensor: torch.Tensor) -> list:
@@ -125,7 +158,7 @@ def _island(widget: str) -> dict:
 def test_hook_data_is_the_package_output(view):
     states, _ = explorer.states(view)
     want = expected(view)
-    assert len(states) == len(want) == 2
+    assert len(states) == len(want) == (3 if view == "sliding" else 2)
     for state, w in zip(states, want, strict=True):
         torch.testing.assert_close(state.attn_weights, w["weights"], rtol=0, atol=1e-6)
         torch.testing.assert_close(state.context, w["context"], rtol=0, atol=1e-6)
@@ -141,17 +174,18 @@ def test_hook_data_is_the_package_output(view):
 @pytest.mark.parametrize("view", VIEWS)
 def test_weights_are_softmax_rows_and_the_mask_blocks_later_keys(view):
     states, _ = explorer.states(view)
-    later = causal_mask(T)
-    for state in states:
+    for i, state in enumerate(states):
         w = state.attn_weights
         assert w.shape == (T, T)
         torch.testing.assert_close(w.sum(dim=-1), torch.ones(T))
-        if state.causal:
-            assert torch.all(w[later] == 0) and torch.all(w[~later] > 0)
-        else:
-            assert torch.all(w > 0)
+        blocked = mask(view, i)
+        assert torch.all(w[blocked] == 0) and torch.all(w[~blocked] > 0)
+        # What the widget hatches (hooks/explorer.py's rule, explorer.js's too) is that mask.
+        shown = explorer.data(view)["states"][i]
+        assert [[explorer.blocked(shown, q, k) for k in range(T)] for q in range(T)] == blocked.tolist()
     # The toggle changes the numbers (a toggle that shows the same matrix twice is broken).
-    assert not torch.equal(states[0].attn_weights, states[1].attn_weights)
+    for a, b in itertools.pairwise(states):
+        assert not torch.equal(a.attn_weights, b.attn_weights)
 
 
 def test_scaling_flattens_the_weights():
@@ -175,6 +209,7 @@ def _printed(page: str) -> str:
         ("trainable-self-attention.md", "trainable", "context"),
         ("causal-attention.md", "causal", "weights"),
         ("multi-head-attention.md", "multihead", "output"),
+        ("sliding-window.md", "sliding", "weights"),
     ],
 )
 def test_the_page_shows_the_numbers_its_chapter_prints(source, view, field):
@@ -226,10 +261,11 @@ def test_built_page_carries_the_widget_and_the_no_js_tables(site: Path, lang, pa
     assert [b[3] for b in buttons[:T]] == list(TOKENS)
     assert [(c, t) for c, t, _, _ in buttons[:T]].count(("true", "0")) == 1
     assert [(c, t) for c, t, _, _ in buttons[T:]].count(("true", "0")) == 1
-    assert len(buttons) == T + 2  # and the two states of the toggle
+    want = expected(view)
+    assert len(buttons) == T + len(want)  # and the states of the toggle
     assert "aria-pressed" not in widget and 'role="toolbar"' not in widget
     # The tokens are English words: marked so inside a Japanese page, wherever they are shown.
-    assert [bool(b[2]) for b in buttons] == [lang == "ja"] * T + [False, False]
+    assert [bool(b[2]) for b in buttons] == [lang == "ja"] * T + [False] * len(want)
     outside_data = widget.split('class="ax-data">')[0]
     for token in TOKENS:
         shown = re.findall(rf"<(\w+)([^>]*)>{token}</\1>", outside_data)
@@ -238,7 +274,6 @@ def test_built_page_carries_the_widget_and_the_no_js_tables(site: Path, lang, pa
         assert len(marked) == (len(shown) if lang == "ja" else 0), (token, shown)
     # Without JavaScript: per state, a table with every weight, and one with every context vector, in
     # order; the module's output (multi-head: the same for both heads) once.
-    want = expected(view)
     tables = re.findall(r'<table class="ax-table">.*?</table>', widget, re.S)
     assert len(tables) == len(want)
     for table, w in zip(tables, want, strict=True):
@@ -262,8 +297,7 @@ def test_built_page_carries_the_widget_and_the_no_js_tables(site: Path, lang, pa
     assert shown == fmt(want[first]["weights"])[explorer.FIRST_TOKEN]
     # A masked key is named so for a screen reader, not only hatched for the eye.
     notes = re.findall(r'<span class="ax-masked-note"( hidden)?>', widget)
-    causal = _island(widget)["states"][first]["causal"]
-    assert [not hidden for hidden in notes] == [causal and j > explorer.FIRST_TOKEN for j in range(T)]
+    assert [not hidden for hidden in notes] == mask(view, first)[explorer.FIRST_TOKEN].tolist()
 
 
 @pytest.mark.parametrize(("page", "view"), PAGES)

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.inputs(
     "docs/long-sequences.en.md",
     "docs/experiment.ipynb",
     "docs/experiment.en.ipynb",
+    "docs/sliding-window.md",
+    "docs/sliding-window.en.md",
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -51,6 +53,13 @@ def prose(name: str) -> str:
 
 
 # --- where the quoted numbers come from ---------------------------------------------------------
+
+
+def _window(key: str) -> float:
+    """A ratio of the windowed-decoding benchmark (results/window_decoding.json)."""
+    return json.loads(
+        (Path(experiment.__file__).parent / "results" / "window_decoding.json").read_text("utf-8")
+    )["ratios"][key]
 
 
 def _at(data: dict, T: int) -> int:
@@ -185,6 +194,11 @@ SOURCES = {
     "other_paths_max": (lambda: max(_other_path_seconds()), "{:.0f}"),
     "rows_moved": (_rows_moved, "{}"),
     "example_correct": (lambda: min(p["example_correct"] for p in load_cpu_paths()["paths"].values()), "{}"),
+    "win_bytes": (lambda: _window("full_over_window_nbytes"), "{:.0f}"),
+    "win_time": (lambda: _window("full_over_window_time"), "{:.2f}"),
+    "win_filled": (lambda: _window("filled_at"), "{}"),
+    "win_full_growth": (lambda: _window("full_last_over_filled_time"), "{:.2f}"),
+    "win_window_growth": (lambda: _window("window_last_over_filled_time"), "{:.2f}"),
 }
 
 # page -> quotes; {name} is SOURCES[name], rendered.
@@ -275,6 +289,19 @@ QUOTES = {
     ],
 }
 
+QUOTES["sliding-window.en.md"] = [
+    "the cache without a window is {win_bytes} times as large",
+    "a token took {win_time} times as long without the window as with it",
+    "From {win_filled} tokens, when the window is full, to 4096, the time per token rose {win_full_growth} times "
+    "without the window and only {win_window_growth} times with it",
+]
+QUOTES["sliding-window.md"] = [
+    "ウィンドウなしのキャッシュはその {win_bytes} 倍です",
+    "ウィンドウなしの 1 トークンの時間はウィンドウありの {win_time} 倍でした",
+    "ウィンドウが埋まったあとの {win_filled} トークンの時点から 4096 トークンまでに、ウィンドウなしの時間は "
+    "{win_full_growth} 倍に増え、ウィンドウありは {win_window_growth} 倍にとどまりました",
+]
+
 # page -> numbers in the prose that look like measurements but do not come from a results file, each with why.
 NOT_RESULTS = {
     "performance.en.md": {
@@ -327,6 +354,16 @@ NOT_RESULTS = {
         "0.1": "guessing among ten symbols",
         "0.3": "the gap experiment.check_claims requires",
     },
+}
+
+NOT_RESULTS["sliding-window.en.md"] = {
+    "0.8430": "the made-up head's weight on key 0, printed by the snippet above it",
+    "0.173": "(5 x 1024 + 131072) / (6 x 131072), printed by the snippet above it",
+}
+NOT_RESULTS["sliding-window.md"] = {
+    "0.8430": "the made-up head's weight on key 0, printed by the snippet above it",
+    "0.173": "(5 x 1024 + 131072) / (6 x 131072), printed by the snippet above it",
+    "10 倍": "'more than ten times': 1.3436 / 0.1124, printed by the snippet above it",
 }
 
 # What looks like a measurement: a number with a unit of time, size or ratio, or a decimal fraction.

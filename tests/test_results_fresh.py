@@ -16,7 +16,7 @@ import pytest
 
 from attention_notes import experiment
 from attention_notes.experiment import load_cpu_paths, load_results
-from attention_notes.lab import generation
+from attention_notes.lab import generation, window_decoding
 from attention_notes.lab.benchmark import timed_functions
 from attention_notes.performance import load_benchmark, load_multihead
 from attention_notes.provenance import reachable_sources, source_record
@@ -45,6 +45,14 @@ RESULTS = {
         ),
         generation.timed_functions,
         "make bench (python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json)",
+    ),
+    "window_decoding.json": (
+        lambda: json.loads(
+            (Path(experiment.__file__).parent / "results" / "window_decoding.json").read_text("utf-8")
+        ),
+        window_decoding.timed_functions,
+        "make bench (python -m attention_notes.lab.window_decoding --out "
+        "src/attention_notes/results/window_decoding.json)",
     ),
     "cpu_paths.json": (
         load_cpu_paths,

@@ -11,7 +11,7 @@ import json
 
 from attention_notes.data import TOKENS
 from tests.browser.conftest import ARTIFACTS, AXE
-from tests.test_explorer import PAGES, expected, fmt
+from tests.test_explorer import PAGES, expected, fmt, mask
 
 WIDGET = "[data-attention-explorer]"
 VIEWS = {f"{page}/": view for page, view in PAGES}  # page path -> view
@@ -28,7 +28,10 @@ READ_BODY = """
     const roles = (sel) => [group(sel).getAttribute("role"),
         ...[...group(sel).querySelectorAll("button")].map((b) => b.getAttribute("role"))];
     const statusToken = root.querySelector(".ax-status [lang]");
+    const masked = [...root.querySelectorAll(".ax-row")].map((r) => r.classList.contains("ax-masked")
+        && !r.querySelector(".ax-masked-note").hidden);
     return {weights: text("[data-weight]"), context: text("[data-context]"), output: text("[data-output]"),
+            masked,
             token: checked(".ax-tokens"), state: checked(".ax-states"), tabStops,
             tokenLabel: label(".ax-tokens"), stateLabel: label(".ax-states"),
             tokenRoles: roles(".ax-tokens"), stateRoles: roles(".ax-states"),
@@ -57,8 +60,11 @@ CENTRES = """root => {
 
 
 def want(view: str) -> list[dict]:
-    """Per state, the strings the widget must show for each query token."""
-    return [{key: fmt(value) for key, value in state.items()} for state in expected(view)]
+    """Per state, the strings the widget must show for each query token, and the keys it hatches."""
+    return [
+        {**{key: fmt(value) for key, value in state.items()}, "masked": mask(view, i).tolist()}
+        for i, state in enumerate(expected(view))
+    ]
 
 
 def check(shown: dict, wanted: list[dict], state: int, token: int, where: str, lang: str) -> None:
@@ -68,10 +74,12 @@ def check(shown: dict, wanted: list[dict], state: int, token: int, where: str, l
     assert shown["weights"] == w["weights"][token], where
     assert shown["context"] == w["context"][token], where
     assert shown["output"] == (w["output"][token] if "output" in w else []), where
+    # Hatched and named so for a screen reader: exactly the keys the mask blocks for this query.
+    assert shown["masked"] == w["masked"][token], where
     assert shown["tabStops"] == 2, f"{where}: one tab stop per radio group"
     # Two radio groups; the tokens, English words, marked so on a Japanese page, in the status too.
     assert shown["tokenRoles"] == ["radiogroup"] + ["radio"] * len(TOKENS), where
-    assert shown["stateRoles"] == ["radiogroup", "radio", "radio"], where
+    assert shown["stateRoles"] == ["radiogroup"] + ["radio"] * len(wanted), where
     assert shown["tokenLangs"] == ["en" if lang == "ja" else ""] * len(TOKENS), where
     assert shown["statusTokenLang"] == (["en", TOKENS[token]] if lang == "ja" else None), where
 
@@ -102,7 +110,7 @@ def walk(page, view: str, where: str, lang: str) -> int:
         assert shown["tokenLabel"] == TOKENS[t] and shown["tokenLabel"] in shown["status"], where
         assert shown["stateLabel"] in shown["status"], where
         count += 1
-    assert count == 2 * len(TOKENS), where  # 2 states
+    assert count == len(wanted) * len(TOKENS), where  # every state
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "explorer.txt", "a", encoding="utf-8") as f:
         f.write(f"{where}: {count} token views matched the package's numbers\n")
@@ -154,7 +162,7 @@ def keyboard(page, view: str, where: str, lang: str) -> None:
     page.keyboard.press("Tab")
     assert root.evaluate(READ)["focused"] == root.locator(".ax-states button").nth(state).inner_text()
     page.keyboard.press("ArrowRight")
-    other = (state + 1) % 2
+    other = (state + 1) % len(wanted)
     check(root.evaluate(READ), wanted, other, 4, f"{where} after ArrowRight on the states", lang)
     page.keyboard.press("ArrowLeft")
     check(root.evaluate(READ), wanted, state, 4, f"{where} after ArrowLeft on the states", lang)
@@ -174,7 +182,7 @@ def page_state(page, view: str) -> None:
     """Back to the page's own state for a screenshot: journey, the chapter's weights."""
     root = page.locator(WIDGET)
     root.locator(".ax-tokens button").nth(1).click()
-    root.locator(".ax-states button").nth(1 if view in ("trainable", "causal") else 0).click()
+    root.locator(".ax-states button").nth(1 if view in ("trainable", "causal", "sliding") else 0).click()
 
 
 def fits(page, where: str) -> None:

@@ -64,13 +64,21 @@
       });
     }
 
+    // Whether state s masks key j for the query: later keys; with a window, also the keys
+    // `window` or more before the query that are not sinks (hooks/explorer.py's `blocked`).
+    function blocked(s, j) {
+      if (!s.causal) return false;
+      var outside = s.window !== undefined && j <= query - s.window && j >= (s.sinks || 0);
+      return j > query || outside;
+    }
+
     function show() {
       var s = data.states[state];
       s.weights[query].forEach(function (weight, j) {
         rows[j].querySelector("[data-weight]").textContent = weight;
         rows[j].querySelector(".ax-fill").style.width = parseFloat(weight) * 100 + "%";
-        rows[j].classList.toggle("ax-masked", s.causal && j > query);
-        rows[j].querySelector(".ax-masked-note").hidden = !(s.causal && j > query);
+        rows[j].classList.toggle("ax-masked", blocked(s, j));
+        rows[j].querySelector(".ax-masked-note").hidden = !blocked(s, j);
         rows[j].classList.toggle("ax-self", j === query);
       });
       fill("[data-context]", s.context[query]);

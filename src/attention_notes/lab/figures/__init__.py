@@ -17,6 +17,8 @@ and every figure's alt text, in both languages (its ``TEXT``):
 - :mod:`~attention_notes.lab.figures.llm`: the part on today's LLMs (the
   decode step's mask, generation's time with and without the cache, grouped
   heads, RoPE's rotation);
+- :mod:`~attention_notes.lab.figures.window`: the sliding-window page (the
+  window's mask, decoding with and without a window);
 - :mod:`~attention_notes.lab.figures.latent`: multi-head latent attention's data flow and cache;
 - :mod:`~attention_notes.lab.figures.memory`: the KV cache of published models against the
   context length, from :mod:`attention_notes.kv_memory` (the memory page);
@@ -40,7 +42,7 @@ from matplotlib.figure import Figure
 
 from attention_notes import cli
 from attention_notes.experiment import load_results
-from attention_notes.lab.figures import charts, diagrams, latent, llm, memory, weights
+from attention_notes.lab.figures import charts, diagrams, latent, llm, memory, weights, window
 from attention_notes.lab.figures.style import STYLE
 from attention_notes.performance import load_benchmark
 
@@ -76,6 +78,8 @@ FIGURES: dict[str, Recipe] = {
     "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
+    "window-mask": Recipe(window.load_window_masks, window.plot_window_mask, window.TEXT),
+    "window-decoding": Recipe(window.load_window_decoding, window.plot_window_decoding, window.TEXT),
     "mla-flow": Recipe(latent.load_mla_sizes, latent.plot_mla_flow, latent.TEXT),
     "kv-memory": Recipe(memory.load_memory_curves, memory.plot_kv_memory, memory.TEXT),
 }
