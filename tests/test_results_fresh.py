@@ -16,7 +16,7 @@ import pytest
 
 from attention_notes import experiment
 from attention_notes.experiment import load_cpu_paths, load_results
-from attention_notes.lab import generation
+from attention_notes.lab import attention_memory, generation
 from attention_notes.lab.benchmark import timed_functions
 from attention_notes.performance import load_benchmark, load_multihead
 from attention_notes.provenance import reachable_sources, source_record
@@ -45,6 +45,12 @@ RESULTS = {
         ),
         generation.timed_functions,
         "make bench (python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json)",
+    ),
+    "attention_memory.json": (
+        attention_memory.load_results,
+        attention_memory.timed_functions,
+        "make bench (python -m attention_notes.lab.attention_memory"
+        " --out src/attention_notes/results/attention_memory.json)",
     ),
     "cpu_paths.json": (
         load_cpu_paths,

@@ -59,6 +59,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
@@ -87,6 +88,7 @@ __all__ = [
     "RATIOS",
     "VARIANTS",
     "Problem",
+    "load_results",
     "main",
     "make_problem",
     "measure_peak_here",
@@ -140,6 +142,12 @@ METHODS: dict[str, Callable[[Problem], torch.Tensor]] = {
     "tiled": _tiled,
     "sdpa": _sdpa,
 }
+
+
+def load_results() -> dict:
+    """The published run (``results/attention_memory.json``), as ``make bench`` wrote it."""
+    text = resources.files("attention_notes").joinpath("results/attention_memory.json").read_text("utf-8")
+    return json.loads(text)
 
 
 def timed_functions() -> list[Callable]:

@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from attention_notes import cli
 from attention_notes.experiment import load_results
-from attention_notes.lab.figures import charts, diagrams, llm, weights
+from attention_notes.lab.figures import charts, diagrams, llm, tiling, weights
 from attention_notes.lab.figures.style import STYLE
 from attention_notes.performance import load_benchmark
 
@@ -73,6 +73,7 @@ FIGURES: dict[str, Recipe] = {
     "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
+    "attention-memory": Recipe(tiling.load_attention_memory, tiling.plot_attention_memory, tiling.TEXT),
 }
 
 
