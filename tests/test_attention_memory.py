@@ -19,12 +19,12 @@ from attention_notes.lab.attention_memory import (
     METHODS,
     RATIOS,
     VARIANTS,
-    load_results,
     make_problem,
     peak_in_child,
     run,
 )
 from attention_notes.masks import causal_mask
+from attention_notes.performance import load_attention_memory
 from attention_notes.provenance import source_record
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
@@ -115,7 +115,7 @@ def test_bad_arguments_get_a_clear_error(args, message, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def published():
-    return load_results()
+    return load_attention_memory()
 
 
 def test_the_published_run_is_complete(published):

@@ -40,7 +40,7 @@ record keeps every run and ``peak_bytes`` is the largest.
 PyTorch on that one thread, in this process: after a warm-up call of each
 method, rounds in which each method is called once, in an order drawn at
 random every round, so that a slow moment of the shared machine hits all
-three alike (:func:`attention_notes.lab.benchmark._side_by_side`). Times are
+three alike, as in :mod:`attention_notes.lab.benchmark`. Times are
 medians over the rounds; ratios are medians of the per-round ratios.
 
 Every run records the commit and a hash of the source of :data:`METHODS` and
@@ -59,7 +59,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
@@ -67,14 +66,7 @@ import torch
 import torch.nn.functional as F
 
 from attention_notes import cli
-from attention_notes.lab.benchmark import (
-    CLOCK_NAME,
-    _median_ratio,
-    _side_by_side,
-    _torch_threads,
-    machine_info,
-    peak_memory,
-)
+from attention_notes.lab.benchmark import CLOCK, CLOCK_NAME, machine_info, peak_memory
 from attention_notes.masks import causal_mask
 from attention_notes.provenance import source_record
 from attention_notes.scaled_dot_product import scaled_dot_product_attention
@@ -88,7 +80,6 @@ __all__ = [
     "RATIOS",
     "VARIANTS",
     "Problem",
-    "load_results",
     "main",
     "make_problem",
     "measure_peak_here",
@@ -144,12 +135,6 @@ METHODS: dict[str, Callable[[Problem], torch.Tensor]] = {
 }
 
 
-def load_results() -> dict:
-    """The published run (``results/attention_memory.json``), as ``make bench`` wrote it."""
-    text = resources.files("attention_notes").joinpath("results/attention_memory.json").read_text("utf-8")
-    return json.loads(text)
-
-
 def timed_functions() -> list[Callable]:
     """The functions the benchmark measures: their source, and what they call, is what a run records."""
     return list(METHODS.values())
@@ -195,6 +180,30 @@ def peak_in_child(method: str, T: int, causal: bool, dim: int = 64) -> int | Non
 # --- the run ------------------------------------------------------------------------------------
 
 
+def _side_by_side(problem: Problem, rounds: int, rng: random.Random) -> dict[str, list[float]]:
+    """A warm-up call of each method, then ``rounds`` rounds calling each once, in an order drawn at random.
+
+    The same scheme as :mod:`attention_notes.lab.benchmark`'s: a slow moment of the
+    shared machine, or a method that leaves the caches cold for the next, hits all alike.
+    """
+    for fn in METHODS.values():
+        fn(problem)
+    times = {name: [] for name in METHODS}
+    order = list(METHODS)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            t0 = CLOCK()
+            METHODS[name](problem)
+            times[name].append(CLOCK() - t0)
+    return times
+
+
+def _median_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """The median of the per-round ratios: each round's calls ran moments apart, under the same load."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
 def _rounds(T: int) -> int:
     # One round at T = 16384 (three calls) takes about 10 s of CPU; shorter lengths are cheap.
     return 11 if T <= 2048 else 7 if T <= 4096 else 5 if T <= 8192 else 3
@@ -211,8 +220,12 @@ def run(
 
     ``memory_repeats=0`` measures no memory (``peak_bytes`` None): the tests use it.
     """
-    with _torch_threads(1):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
         return _run(lengths, dim, seed, memory_repeats, rounds)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _run(lengths: tuple[int, ...], dim: int, seed: int, memory_repeats: int, rounds: Callable) -> dict:
@@ -226,7 +239,7 @@ def _run(lengths: tuple[int, ...], dim: int, seed: int, memory_repeats: int, rou
         for T in lengths:
             problem = make_problem(T, causal, dim, seed)
             with torch.no_grad():
-                times = _side_by_side(METHODS, problem, rounds(T), rng)
+                times = _side_by_side(problem, rounds(T), rng)
             del problem  # the children need the memory more than this process does
             for name in METHODS:
                 runs = [peak_in_child(name, T, causal, dim) for _ in range(memory_repeats)]

@@ -39,7 +39,7 @@ from attention_notes import cli
 from attention_notes.experiment import load_results
 from attention_notes.lab.figures import charts, diagrams, llm, tiling, weights
 from attention_notes.lab.figures.style import STYLE
-from attention_notes.performance import load_benchmark
+from attention_notes.performance import load_attention_memory, load_benchmark
 
 __all__ = ["FIGURES", "LANGS", "Recipe", "embed", "render_png", "render_svg", "write_all"]
 
@@ -73,7 +73,7 @@ FIGURES: dict[str, Recipe] = {
     "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
-    "attention-memory": Recipe(tiling.load_attention_memory, tiling.plot_attention_memory, tiling.TEXT),
+    "attention-memory": Recipe(load_attention_memory, tiling.plot_attention_memory, tiling.TEXT),
 }
 
 

@@ -1,7 +1,8 @@
 """The FlashAttention page's figure: peak memory and time of explicit attention, the tiled loop and SDPA.
 
 ``attention-memory`` is drawn from the published ``results/attention_memory.json``
-(:mod:`attention_notes.lab.attention_memory`, part of ``make bench``).
+(:mod:`attention_notes.lab.attention_memory`, part of ``make bench``), read by
+:func:`attention_notes.performance.load_attention_memory`.
 """
 
 import matplotlib.ticker
@@ -9,10 +10,9 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from attention_notes.lab.attention_memory import load_results as load_attention_memory
 from attention_notes.lab.figures.style import STYLE
 
-__all__ = ["TEXT", "load_attention_memory", "plot_attention_memory"]
+__all__ = ["TEXT", "plot_attention_memory"]
 
 # The words of the figure, and its alt text, in each language of the site.
 TEXT = {
