@@ -410,6 +410,8 @@ NOT_RESULTS = {
     },
     "flash-attention.en.md": {
         "1.4950": "a score the snippet prints",
+        "4 GiB": "one 32768 x 32768 float32 matrix, exercise 3",
+        "8 GiB": "two of them, exercise 3",
         "1 GiB": "one 16384 x 16384 float32 matrix, computed on the page",
         "8 MiB": "one (16384, 128) float32 block of scores, computed on the page",
         "4 MiB": "one (16384, 64) float32 tensor",
@@ -418,6 +420,8 @@ NOT_RESULTS = {
     },
     "flash-attention.md": {
         "1.4950": "a score the snippet prints",
+        "4 GiB": "one 32768 x 32768 float32 matrix, exercise 3",
+        "8 GiB": "two of them, exercise 3",
         "1 GiB": "one 16384 x 16384 float32 matrix, computed on the page",
         "8 MiB": "one (16384, 128) float32 block of scores, computed on the page",
         "4 MiB": "one (16384, 64) float32 tensor",
