@@ -19,10 +19,10 @@ per length as a model keeps it (so it is an input, outside what is measured),
 ``tiled`` gets ``causal=True`` and SDPA ``is_causal=True``.
 
 **Peak memory** is measured in a fresh child process for every (variant,
-method, length): the child imports torch, makes the inputs, calls the method
-once on a 256-token problem (so that the libraries' one-time set-up is not
-counted), then records the rise of its peak resident set size during one call
-at the measured length (:func:`attention_notes.lab.benchmark.peak_memory`:
+method, length): the child imports torch, calls the method once on a
+256-token problem (so that the libraries' one-time set-up is not counted),
+makes the inputs, then records the rise of its peak resident set size during
+one call at the measured length (:func:`attention_notes.lab.benchmark.peak_memory`:
 ``VmRSS`` before, ``VmHWM`` after it was reset through ``/proc/self/clear_refs``;
 Linux only). Why this way: ``tracemalloc`` sees only Python's own allocator,
 not the memory torch's C++ allocator takes with ``malloc``, and PyTorch keeps
@@ -47,7 +47,8 @@ Every run records the commit and a hash of the source of :data:`METHODS` and
 of every package function they reach
 (:func:`attention_notes.provenance.source_record`);
 ``tests/test_results_fresh.py`` names this file when that code changes. It is
-part of ``make bench``, not of ``make test``: the full run takes a few minutes.
+part of ``make bench``, not of ``make test``: the published run took about nine
+minutes of wall time on a busy two-core machine (``seconds`` in the record).
 """
 
 import argparse

@@ -17,6 +17,8 @@ and every figure's alt text, in both languages (its ``TEXT``):
 - :mod:`~attention_notes.lab.figures.llm`: the part on today's LLMs (the
   decode step's mask, generation's time with and without the cache, grouped
   heads, RoPE's rotation);
+- :mod:`~attention_notes.lab.figures.tiling`: the FlashAttention page's peak
+  memory and time of explicit attention, the tiled loop and SDPA;
 - :mod:`~attention_notes.lab.figures.diagrams`: the schematic encoder-decoder
   and Bahdanau diagrams, which draw no data;
 - :mod:`~attention_notes.lab.figures.style`: the look they share.
