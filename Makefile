@@ -91,8 +91,10 @@ bench: $(STAMP)  ## Every benchmark (not part of `make test`), then redraw the f
 	$(BIN)/python -m attention_notes.lab.benchmark --multihead --out src/attention_notes/results/multihead.json
 	$(BIN)/python -m attention_notes.lab.generation --out src/attention_notes/results/generation.json
 	$(BIN)/python -m attention_notes.lab.window_decoding --out src/attention_notes/results/window_decoding.json
+	$(BIN)/python -m attention_notes.lab.attention_memory --out src/attention_notes/results/attention_memory.json
 	$(MAKE) figures
-	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md docs/kv-cache.md docs/kv-cache.en.md docs/sliding-window.md docs/sliding-window.en.md
+	$(BIN)/python tools/update_outputs.py docs/performance.md docs/performance.en.md docs/kv-cache.md docs/kv-cache.en.md \
+		docs/sliding-window.md docs/sliding-window.en.md docs/flash-attention.md docs/flash-attention.en.md
 
 figures: $(STAMP)  ## Redraw the docs' figures from the published results
 	$(BIN)/python -m attention_notes.lab.figures --out docs/assets/figures

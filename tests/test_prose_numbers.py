@@ -20,7 +20,7 @@ import pytest
 
 from attention_notes import experiment
 from attention_notes.experiment import load_cpu_paths, load_results
-from attention_notes.performance import load_benchmark, load_multihead
+from attention_notes.performance import load_attention_memory, load_benchmark, load_multihead
 from tools import ja_style
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
@@ -32,6 +32,8 @@ pytestmark = pytest.mark.inputs(
     "docs/long-sequences.en.md",
     "docs/experiment.ipynb",
     "docs/experiment.en.ipynb",
+    "docs/flash-attention.md",
+    "docs/flash-attention.en.md",
     "docs/sliding-window.md",
     "docs/sliding-window.en.md",
 )
@@ -145,6 +147,35 @@ def _multihead_range(ratio: str, keep) -> list[float]:
     return [r for T, r in zip(data["lengths"], data["ratios"][ratio], strict=True) if keep(T)]
 
 
+def _flash(variant: str, name: str, T: int = 16384, key: str = "median_s") -> float:
+    """A value of the attention-memory run: a method's median time, or with key="peak_bytes" its peak."""
+    data = load_attention_memory()
+    return data["variants"][variant]["results"][name][key][_at(data, T)]
+
+
+def _flash_ratio(variant: str, ratio: str, T: int = 16384) -> float:
+    data = load_attention_memory()
+    return data["variants"][variant]["ratios"][ratio][_at(data, T)]
+
+
+def _flash_mib(name: str) -> float:
+    return _flash("non_causal", name, key="peak_bytes") / 2**20
+
+
+def _flash_spread_mib() -> float:
+    """The largest difference between the repeated peak measurements of one method and length."""
+    data = load_attention_memory()
+    return (
+        max(
+            max(runs) - min(runs)
+            for variant in data["variants"].values()
+            for result in variant["results"].values()
+            for runs in result["peak_runs"]
+        )
+        / 2**20
+    )
+
+
 # name -> (value, format): what the quotes below refer to by name.
 SOURCES = {
     "loop_us": (_loop_microseconds_a_step, "{:.0f}"),
@@ -199,6 +230,27 @@ SOURCES = {
     "win_filled": (lambda: _window("filled_at"), "{}"),
     "win_full_growth": (lambda: _window("full_last_over_filled_time"), "{:.2f}"),
     "win_window_growth": (lambda: _window("window_last_over_filled_time"), "{:.2f}"),
+    "fa_spread": (_flash_spread_mib, "{:.1f}"),
+    "fa_peak_explicit": (lambda: _flash_mib("explicit"), "{:.0f}"),
+    "fa_peak_tiled": (lambda: _flash_mib("tiled"), "{:.1f}"),
+    "fa_peak_sdpa": (lambda: _flash_mib("sdpa"), "{:.1f}"),
+    "fa_peak_factor": (lambda: _flash_mib("explicit") / _flash_mib("tiled"), "{:.0f}"),
+    "fa_tiled_sdpa": (lambda: _flash_ratio("non_causal", "tiled_over_sdpa"), "{:.1f}"),
+    "fa_explicit_sdpa": (lambda: _flash_ratio("non_causal", "explicit_over_sdpa"), "{:.1f}"),
+    "fa_tiled_explicit": (lambda: _flash_ratio("non_causal", "tiled_over_explicit"), "{:.2f}"),
+    "fa_tiled_sdpa_min": (
+        lambda: min(load_attention_memory()["variants"]["non_causal"]["ratios"]["tiled_over_sdpa"]),
+        "{:.1f}",
+    ),
+    "fa_tiled_sdpa_max": (
+        lambda: max(load_attention_memory()["variants"]["non_causal"]["ratios"]["tiled_over_sdpa"]),
+        "{:.1f}",
+    ),
+    "fa_sdpa_causal_share": (lambda: _flash("causal", "sdpa") / _flash("non_causal", "sdpa"), "{:.2f}"),
+    "fa_tiled_causal_share": (lambda: _flash("causal", "tiled") / _flash("non_causal", "tiled"), "{:.1f}"),
+    "fa_causal_tiled_sdpa": (lambda: _flash_ratio("causal", "tiled_over_sdpa"), "{:.1f}"),
+    "fa_causal_explicit_sdpa": (lambda: _flash_ratio("causal", "explicit_over_sdpa"), "{:.1f}"),
+    "fa_minutes": (lambda: load_attention_memory()["seconds"] / 60, "{:.0f}"),
 }
 
 # page -> quotes; {name} is SOURCES[name], rendered.
@@ -301,6 +353,34 @@ QUOTES["sliding-window.md"] = [
     "ウィンドウが埋まったあとの {win_filled} トークンの時点から 4096 トークンまでに、ウィンドウなしの時間は "
     "{win_full_growth} 倍に増え、ウィンドウありは {win_window_growth} 倍にとどまりました",
 ]
+QUOTES["flash-attention.en.md"] = [
+    "the two measurements differed by at most {fa_spread} MiB",
+    "the peak memory of explicit attention rises by {fa_peak_explicit} MiB",
+    "`code` needs {fa_peak_tiled} MiB, about 1/{fa_peak_factor} of that",
+    "SDPA needs less still, {fa_peak_sdpa} MiB",
+    "`code` takes {fa_tiled_sdpa} times as long as SDPA, and explicit attention {fa_explicit_sdpa} times as long",
+    "taking {fa_tiled_explicit} of its time",
+    "stays between {fa_tiled_sdpa_min} and {fa_tiled_sdpa_max} times at every length",
+    "its time with the mask is {fa_sdpa_causal_share} of its time without",
+    "its time grows to {fa_tiled_causal_share} times its time without the mask",
+    "widens to {fa_causal_tiled_sdpa} times",
+    "Explicit attention takes {fa_causal_explicit_sdpa} times as long as SDPA",
+    "({fa_minutes} minutes on the author's busy machine)",
+]
+QUOTES["flash-attention.md"] = [
+    "2 回の差は最大 {fa_spread} MiB でした",
+    "明示的なアテンションのピークメモリの増加は {fa_peak_explicit} MiB です",
+    "`code` は {fa_peak_tiled} MiB で、明示的なアテンションの約 {fa_peak_factor} 分の 1 です",
+    "SDPA は {fa_peak_sdpa} MiB で、さらに少なく済みます",
+    "`code` の時間は SDPA の {fa_tiled_sdpa} 倍、明示的なアテンションは {fa_explicit_sdpa} 倍です",
+    "その {fa_tiled_explicit} 倍の時間で済みます",
+    "SDPA との時間の比はどの長さでも {fa_tiled_sdpa_min}〜{fa_tiled_sdpa_max} 倍で",
+    "因果マスクありの時間が因果マスクなしの {fa_sdpa_causal_share} 倍になります",
+    "時間は因果マスクなしの {fa_tiled_causal_share} 倍に増えます",
+    "SDPA との差は {fa_causal_tiled_sdpa} 倍に広がります",
+    "明示的なアテンションは SDPA の {fa_causal_explicit_sdpa} 倍です",
+    "筆者のマシンで {fa_minutes} 分ほど",
+]
 
 # page -> numbers in the prose that look like measurements but do not come from a results file, each with why.
 NOT_RESULTS = {
@@ -353,6 +433,29 @@ NOT_RESULTS = {
     "experiment.ipynb": {
         "0.1": "guessing among ten symbols",
         "0.3": "the gap experiment.check_claims requires",
+    },
+    "flash-attention.en.md": {
+        "1.4950": "a score the snippet prints",
+        "4 GiB": "one 32768 x 32768 float32 matrix, exercise 3",
+        "8 GiB": "two of them, exercise 3",
+        "1 GiB": "one 16384 x 16384 float32 matrix, computed on the page",
+        "8 MiB": "one (16384, 128) float32 block of scores, computed on the page",
+        "4 MiB": "one (16384, 64) float32 tensor",
+        "128 MiB": "the bound tests/test_tiled.py checks",
+        "128 KiB": "the mmap threshold the benchmark sets",
+    },
+    "flash-attention.md": {
+        "1.4950": "a score the snippet prints",
+        "4 GiB": "one 32768 x 32768 float32 matrix, exercise 3",
+        "8 GiB": "two of them, exercise 3",
+        "1 GiB": "one 16384 x 16384 float32 matrix, computed on the page",
+        "8 MiB": "one (16384, 128) float32 block of scores, computed on the page",
+        "4 MiB": "one (16384, 64) float32 tensor",
+        "128 MiB": "the bound tests/test_tiled.py checks",
+        "128 KiB": "the mmap threshold the benchmark sets",
+        "2 倍": "doubling T",
+        "4 倍": "2 squared",
+        "8 分": "'8 分の 1', an eighth (the bound tests/test_tiled.py checks)",
     },
 }
 

@@ -16,9 +16,9 @@ import pytest
 
 from attention_notes import experiment
 from attention_notes.experiment import load_cpu_paths, load_results
-from attention_notes.lab import generation, window_decoding
+from attention_notes.lab import attention_memory, generation, window_decoding
 from attention_notes.lab.benchmark import timed_functions
-from attention_notes.performance import load_benchmark, load_multihead
+from attention_notes.performance import load_attention_memory, load_benchmark, load_multihead
 from attention_notes.provenance import reachable_sources, source_record
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
@@ -53,6 +53,12 @@ RESULTS = {
         window_decoding.timed_functions,
         "make bench (python -m attention_notes.lab.window_decoding --out "
         "src/attention_notes/results/window_decoding.json)",
+    ),
+    "attention_memory.json": (
+        load_attention_memory,
+        attention_memory.timed_functions,
+        "make bench (python -m attention_notes.lab.attention_memory"
+        " --out src/attention_notes/results/attention_memory.json)",
     ),
     "cpu_paths.json": (
         load_cpu_paths,

@@ -1,14 +1,15 @@
 """What the performance page reads: the published benchmark runs, loaded from ``results/``.
 
 The runs were measured by :mod:`attention_notes.lab.benchmark` (``make bench``
-and ``python -m attention_notes.lab.benchmark --multihead``), which writes the
-JSON files read here. Reading them needs neither the lab nor a benchmark.
+and ``python -m attention_notes.lab.benchmark --multihead``) and
+:mod:`attention_notes.lab.attention_memory` (``make bench``; the FlashAttention
+page reads it), which write the JSON files read here. Reading them needs neither the lab nor a benchmark.
 """
 
 import json
 from importlib import resources
 
-__all__ = ["load_benchmark", "load_multihead"]
+__all__ = ["load_attention_memory", "load_benchmark", "load_multihead"]
 
 
 def _load(name: str) -> dict:
@@ -23,3 +24,8 @@ def load_benchmark() -> dict:
 def load_multihead() -> dict:
     """The published multi-head run (``--multihead``): the package's paths and ``nn.MultiheadAttention``."""
     return _load("multihead.json")
+
+
+def load_attention_memory() -> dict:
+    """The published run of explicit, tiled and SDPA attention: peak memory and time (``make bench``)."""
+    return _load("attention_memory.json")

@@ -17,6 +17,8 @@ and every figure's alt text, in both languages (its ``TEXT``):
 - :mod:`~attention_notes.lab.figures.llm`: the part on today's LLMs (the
   decode step's mask, generation's time with and without the cache, grouped
   heads, RoPE's rotation);
+- :mod:`~attention_notes.lab.figures.tiling`: the FlashAttention page's peak
+  memory and time of explicit attention, the tiled loop and SDPA;
 - :mod:`~attention_notes.lab.figures.window`: the sliding-window page (the
   window's mask, decoding with and without a window);
 - :mod:`~attention_notes.lab.figures.latent`: multi-head latent attention's data flow and cache;
@@ -42,9 +44,9 @@ from matplotlib.figure import Figure
 
 from attention_notes import cli
 from attention_notes.experiment import load_results
-from attention_notes.lab.figures import charts, diagrams, latent, llm, memory, weights, window
+from attention_notes.lab.figures import charts, diagrams, latent, llm, memory, tiling, weights, window
 from attention_notes.lab.figures.style import STYLE
-from attention_notes.performance import load_benchmark
+from attention_notes.performance import load_attention_memory, load_benchmark
 
 __all__ = ["FIGURES", "LANGS", "Recipe", "embed", "render_png", "render_svg", "write_all"]
 
@@ -78,6 +80,7 @@ FIGURES: dict[str, Recipe] = {
     "generation-time": Recipe(llm.load_generation, llm.plot_generation_time, llm.TEXT),
     "gqa-heads": Recipe(llm.load_gqa_grouping, llm.plot_gqa_heads, llm.TEXT),
     "rope-rotation": Recipe(llm.load_rope_rotation, llm.plot_rope_rotation, llm.TEXT),
+    "attention-memory": Recipe(load_attention_memory, tiling.plot_attention_memory, tiling.TEXT),
     "window-mask": Recipe(window.load_window_masks, window.plot_window_mask, window.TEXT),
     "window-decoding": Recipe(window.load_window_decoding, window.plot_window_decoding, window.TEXT),
     "mla-flow": Recipe(latent.load_mla_sizes, latent.plot_mla_flow, latent.TEXT),
