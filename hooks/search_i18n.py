@@ -42,8 +42,9 @@ SETTINGS = ("lang", "separator", "pipeline")
 SEPARATORS = {"en": r'[\s\-,:;!?=\[\]{}()<>"/|]+|\.(?!\d)'}
 CONFIG_BASE = re.compile(r'(<script id="__config" type="application/json">.*?"base":\s*)"[^"]*"', re.S)
 
-# A code block as the search plugin indexes it: its text, HTML-escaped.
-CODE_BLOCK = re.compile(r"<pre><code>(.*?)</code></pre>", re.S)
+# A code block as the search plugin indexes it: its text, HTML-escaped, in <pre><code>
+# (pages) or <pre> (the notebook's cells).
+CODE_BLOCK = re.compile(r"<pre>(<code>)?(.*?)(?:</code>)?</pre>", re.S)
 
 
 def code_names(code: str) -> str | None:
@@ -72,8 +73,10 @@ def compact_code(text: str) -> str:
     """A search entry's ``text`` with each Python block's code replaced by :func:`code_names`."""
 
     def names(match: re.Match) -> str:
-        found = code_names(html.unescape(match.group(1)))
-        return match.group(0) if found is None else f"<pre><code>{found}</code></pre>"
+        found = code_names(html.unescape(match.group(2)))
+        if found is None:
+            return match.group(0)
+        return f"<pre><code>{found}</code></pre>" if match.group(1) else f"<pre>{found}</pre>"
 
     return CODE_BLOCK.sub(names, text)
 

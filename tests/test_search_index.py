@@ -8,11 +8,13 @@ once; each index weighs about half of what the two together do. The pages of
 each language point Material's search at their own folder (``base``).
 """
 
+import html
 import json
 import re
 from pathlib import Path
 
 import pytest
+from hooks.search_i18n import code_names, compact_code
 
 from tests.markdown import ja_notebooks, ja_pages, page_url
 
@@ -72,12 +74,12 @@ def test_each_language_has_its_own_index_with_its_own_settings(site: Path, lang:
 
 def test_english_search_finds_a_word_after_punctuation(site: Path):
     """lunr splits the text (and the query) with the index's separator, a JavaScript regular expression
-    that Python reads the same way: in the English index "print(softmax(x))" holds the word softmax,
-    and no word keeps a bracket, comma or quote."""
+    that Python reads the same way: in the English index "torch.softmax(x, dim=-1)" holds the word
+    softmax, and no word keeps a bracket, comma or quote."""
     index = _index(site, "en")
     separator = re.compile(index["config"]["separator"])
     text = " ".join(d["title"] + " " + d["text"] for d in index["docs"])
-    assert "(softmax" in text  # the case in question is there
+    assert "torch.softmax(" in text  # the case in question is there (inline code in the prose)
     words = {w for w in separator.split(re.sub(r"<[^>]+>", " ", text)) if w}
     assert {"softmax", "softmax_stable", "torch", "tensor"} <= words
     assert not [w for w in words if re.search(r"[()\[\],\"]", w)][:10]
@@ -159,3 +161,23 @@ def test_printed_outputs_are_not_in_the_index_but_on_the_page(site: Path):
     texts = " ".join(entry["text"] for entry in _index(site, "ja")["docs"])
     assert output not in texts
     assert "simple_self_attention" in texts  # the code is still searchable
+
+
+def test_code_blocks_are_indexed_as_the_names_they_use(site: Path):
+    """hooks/search_i18n.py: a Python block is in the index as its names, each once, not as its text."""
+    # The pages' entries (the notebook's also carry each cell's text outside its <pre>).
+    notebooks = tuple(page_url(p) for p in ja_notebooks())
+    entries = [e for e in _index(site, "ja")["docs"] if not e["location"].startswith(notebooks)]
+    texts = " ".join(entry["text"] for entry in entries)
+    blocks = re.findall(r"<pre><code>(.*?)</code></pre>", texts, re.S)
+    assert len(blocks) > 100
+    assert not [b for b in blocks if re.search(r"[()=\n]", b)][:3]  # no code, names alone
+    assert "simple_self_attention" in texts and "manual_seed" in texts
+    code = "import torch\nfrom attention_notes.kv_cache import KVCache\ntorch.manual_seed(123)\n"
+    code += "cache = KVCache(window=4)  # (T, T)\nprint(cache.keys.shape, 'x')\n"
+    assert (
+        code_names(code) == "torch attention_notes kv_cache KVCache manual_seed cache window print keys shape"
+    )
+    assert compact_code(f"<p>a</p><pre><code>{html.escape(code)}</code></pre>") == (
+        f"<p>a</p><pre><code>{code_names(code)}</code></pre>"
+    )

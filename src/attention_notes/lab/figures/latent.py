@@ -43,7 +43,7 @@ TEXT = {
         "q_rope": "RoPE で回転する部分",
         "down": "圧縮",
         "latent": "潜在ベクトル",
-        "rope_key": "全ヘッドで共有する回転キー",
+        "rope_key": "全ヘッドで共有する\n回転キー",
         "cache": "キャッシュ：1トークン・1層あたり {n}個",
         "up": "キーとバリューを復元",
         "score": "ヘッド h のスコア",
@@ -65,7 +65,7 @@ TEXT = {
         "q_rope": "part rotated by RoPE",
         "down": "compress",
         "latent": "latent",
-        "rope_key": "rotated key shared by all heads",
+        "rope_key": "rotated key\nshared by all heads",
         "cache": "cache: {n} numbers per token and layer",
         "up": "keys and values rebuilt",
         "score": "score of head h",
@@ -131,7 +131,7 @@ def plot_mla_flow(sizes: dict[str, int], lang: str = "ja") -> Figure:
         latent = _box(ax, 5.6, 2.75, f"$c_t$: {r}", CONTEXT, w=1.5, h=0.55, size=SIZE)
         _text(ax, 5.6, 3.25, t["latent"], size=9)
         rope_key = _box(ax, 5.6, 1.55, f"$k^R_t$: {dr}", CONTEXT, w=1.5, h=0.55, size=SIZE)
-        _text(ax, 5.6, 0.95, t["rope_key"], size=9)
+        _text(ax, 5.6, 0.85, t["rope_key"], size=9)  # two lines, inside the frame
         ax.add_patch(
             Rectangle((4.35, 0.45), 2.5, 3.15, fill=False, ec=CONTEXT[0], lw=1.4, ls=(0, (4, 3)))
         )  # the cache: the latent and the shared rotated key, nothing else
