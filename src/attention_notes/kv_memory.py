@@ -153,8 +153,9 @@ class PublishedModel:
 
 # Every number below was checked against the sources named next to it: the
 # model's config.json on the Hugging Face Hub and the paper (copies of both
-# agree), and, where transformers' configuration class has the published model
-# as its default (DeepseekV3Config, MistralConfig) or its layer layout
+# agree), and, where the defaults of transformers' configuration class match the
+# published model in the numbers that decide the cache (DeepseekV3Config,
+# MistralConfig; their max_position_embeddings differ) or its layer layout
 # (Gemma3TextConfig.layer_types), against that class too: tests/test_kv_memory.py
 # compares them. The estimates assume a bfloat16 cache (dtype_bytes = 2), the
 # dtype each config.json names ("torch_dtype": "bfloat16"); serving engines may
@@ -228,8 +229,8 @@ PUBLISHED: dict[str, PublishedModel] = {
         # heads n_h to 128 and the per-head dimension d_h to 128. The KV compression dimension d_c
         # is set to 512 ... we set the per-head dimension d_h^R to 64"), https://arxiv.org/abs/2412.19437.
         CacheConfig(
-            num_layers=61,  # "num_hidden_layers": 61 (the multi-token prediction module, used only
-            # for speculative decoding, is not counted)
+            num_layers=61,  # "num_hidden_layers": 61 (the multi-token prediction module, which
+            # serves training and may be dropped or reused for speculative decoding, is not counted)
             num_heads=128,  # "num_attention_heads": 128; n_h
             num_kv_heads=128,  # "num_key_value_heads": 128 (the MHA it compresses)
             head_dim=128,  # d_h ("qk_nope_head_dim": 128, "v_head_dim": 128)

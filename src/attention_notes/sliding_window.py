@@ -4,7 +4,8 @@ A causal mask lets query ``i`` see every key ``j <= i``, so a cache of keys and
 values grows with the context. A sliding window (Longformer, Mistral 7B, the
 local layers of Gemma 2 and 3) lets it see only the last ``window`` of them,
 ``i - window < j <= i``, so the cache stops growing at ``window`` entries;
-stacked layers still pass information further, ``window`` tokens a layer.
+stacked layers still pass information further, ``window - 1`` tokens a layer
+(the window counts the query itself).
 StreamingLLM found that a model trained with full attention parks much of
 its softmax weight on the first few tokens (*attention sinks*), and breaks
 once they drop out of the window; keeping the first ``sink_tokens`` keys
