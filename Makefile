@@ -86,10 +86,11 @@ test: setup  ## Run every test (PAGE=name: one page's); package, snippets, both 
 	$(if $(PAGE),PAGE=$(PAGE)) $(BIN)/python -m pytest
 
 # Training results and printed floats depend on the CPU's vector kernels: every
-# snippet and the notebook again, under ATen's AVX2 and its plain (no SIMD)
+# snippet, the notebook and the tests against reference implementations again,
+# under ATen's AVX2 and its plain (no SIMD)
 # kernels, so that a tolerance that is too tight fails here rather than on a
 # reader's machine. CI runs these inside `make test` (CPU_PATHS=avx2,default).
-test-cpu-paths: $(STAMP)  ## Every snippet and the notebook under two other CPU code paths
+test-cpu-paths: $(STAMP)  ## Every snippet, the notebook and the reference tests under two other CPU code paths
 	CPU_PATHS=avx2,default $(BIN)/python -m pytest -m cpu_path
 
 lint: $(STAMP)  ## ruff: lint and formatting

@@ -133,6 +133,7 @@ LONG = (
     # Trains both models (35 to 50 s a run); with CPU_PATHS, once per CPU code path.
     "test_executing_reproduces_the_committed_outputs",
     "test_every_snippet_prints_its_output_on_another_cpu_path",  # every snippet, forked: 10 to 20 s
+    "test_reference_equalities_hold_on_another_cpu_path",  # ten test modules again: 10 to 25 s
     "test_offline_bundle_works_from_file_urls",  # builds the offline site
     "test_copied_blocks_run_and_print_what_the_page_shows",  # a page copied and run
 )
