@@ -39,16 +39,22 @@ def snippets() -> list[tuple[str, str, str]]:
     return found
 
 
+def on_path(cpu_path: str) -> dict[str, str]:
+    """This process's environment, for a child that runs on ``cpu_path``.
+
+    One thread, as the test worker has: two workers share two cores, and a
+    thread per core would fight the other worker for it. (No printed output
+    depends on it: the snippets' tensors are too small for torch to split.)
+    """
+    return {**os.environ, "ATEN_CPU_CAPABILITY": cpu_path, "OMP_NUM_THREADS": "1"}
+
+
 @pytest.mark.machine_dependent
 @pytest.mark.parametrize("cpu_path", [pytest.param(p, marks=pytest.mark.cpu_path) for p in KNOWN_CPU_PATHS])
 def test_every_snippet_prints_its_output_on_another_cpu_path(cpu_path: str, tmp_path: Path):
     blocks = snippets()
     assert len(blocks) >= 60, "fewer snippets than the pages have: is extraction broken?"
-    # One thread, as the test worker has: two workers share two cores, and a
-    # thread per core would fight the other worker for it. (No printed output
-    # depends on it: the snippets' tensors are too small for torch to split.)
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": cpu_path, "OMP_NUM_THREADS": "1"}
-    server = ForkServer(tmp_path, env=env)
+    server = ForkServer(tmp_path, env=on_path(cpu_path))
     failed = []
     with server as run:
         # The path asked for is the path taken: an ignored variable would test nothing.
@@ -87,19 +93,18 @@ def test_reference_equalities_hold_on_another_cpu_path(cpu_path: str):
     assert all((ROOT / m).is_file() for m in REFERENCE_MODULES), "a reference module was renamed"
     # CPU_PATHS emptied: the child runs no cpu_path test of its own. Its warm runs skip
     # what passed on this path before (ATEN_CPU_CAPABILITY is part of tests/unchanged.py's key).
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": cpu_path, "OMP_NUM_THREADS": "1", "CPU_PATHS": ""}
+    env = {**on_path(cpu_path), "CPU_PATHS": ""}
     env.pop("PAGE", None)
-    # The path asked for is the path a new interpreter takes: an ignored variable would test nothing.
-    chosen = subprocess.run(
-        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert chosen == CAPABILITY[cpu_path]
+    # The process that runs the tests first checks that it took the path asked for:
+    # an ignored variable would test nothing.
+    script = (
+        "import sys, torch, pytest; "
+        f"assert torch.backends.cpu.get_cpu_capability() == {CAPABILITY[cpu_path]!r}, "
+        "torch.backends.cpu.get_cpu_capability(); "
+        "sys.exit(pytest.main(sys.argv[1:]))"
+    )
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *REFERENCE_MODULES],
+        [sys.executable, "-c", script, "-q", "-n", "0", "-p", "no:cacheprovider", *REFERENCE_MODULES],
         cwd=ROOT,
         env=env,
         capture_output=True,
