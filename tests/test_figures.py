@@ -6,6 +6,7 @@ explanatory diagrams are also checked for their words and numbers against the
 package.
 """
 
+import base64
 import re
 import xml.etree.ElementTree as ET
 from functools import cache
@@ -19,7 +20,7 @@ from matplotlib.text import Text
 from attention_notes.data import TOKENS, journey_inputs
 from attention_notes.gqa import GroupedQueryAttention
 from attention_notes.kv_cache import bottom_right_causal_mask
-from attention_notes.lab.figures import FIGURES, LANGS, render_svg
+from attention_notes.lab.figures import FIGURES, LANGS, compact_svg, render_svg
 from attention_notes.lab.figures.diagrams import ALIGNED
 from attention_notes.lab.figures.weights import load_toy_weights
 from attention_notes.simple_attention import simple_self_attention
@@ -94,6 +95,49 @@ def test_committed_figure_is_up_to_date(name: str, lang: str):
     assert path.read_text(encoding="utf-8") == _svg(name, lang), (
         f"{path.name} is stale: run `python -m attention_notes.lab.figures --out docs/assets/figures`"
     )
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # matplotlib writes no exponents
+
+
+def _same_but_rounded(full: str, compact: str, where: str) -> None:
+    """An attribute of the compact SVG: the same words, and each number within 0.005 of the full one's."""
+    if full == compact:  # ids, colours, styles
+        return
+    assert _NUMBER.sub("#", " ".join(full.split())) == _NUMBER.sub("#", " ".join(compact.split())), where
+    pairs = zip(_NUMBER.findall(full), _NUMBER.findall(compact), strict=True)
+    assert all(abs(float(a) - float(b)) <= 0.005 + 1e-9 for a, b in pairs), where
+
+
+# A heatmap (an embedded image), glyph outlines in both scripts, maths, arrows.
+@pytest.mark.parametrize("name", ["window-mask", "bahdanau-step"])
+def test_the_compact_svg_draws_what_matplotlib_wrote(name: str):
+    """compact_svg keeps every element and attribute; only positions move, by 0.005 pt at most."""
+    load, draw, _ = FIGURES[name]
+    full = render_svg(draw(load(), "ja"), compact=False)
+    compact = compact_svg(full)
+    assert len(compact) < 0.9 * len(full)
+    full_tree, compact_tree = ET.fromstring(full.encode()), ET.fromstring(compact.encode())
+    full_elements, compact_elements = list(full_tree.iter()), list(compact_tree.iter())
+    assert [e.tag for e in compact_elements] == [e.tag for e in full_elements if not _metadata(e, full_tree)]
+    assert not compact_tree.findall(".//{http://www.w3.org/2000/svg}text"), "text whose spaces matter"
+    kept = [e for e in full_elements if not _metadata(e, full_tree)]
+    for a, b in zip(kept, compact_elements, strict=True):
+        assert a.keys() == b.keys(), a.tag
+        for key, value in a.items():
+            if value.startswith("data:"):  # base64: the same bytes, without its line breaks
+                assert base64.b64decode(value.split(",", 1)[1]) == base64.b64decode(
+                    b.get(key).split(",", 1)[1]
+                )
+            else:
+                _same_but_rounded(value, b.get(key), f"{a.tag} {key}")
+        assert " ".join((a.text or "").split()) == " ".join((b.text or "").split()), a.tag
+
+
+def _metadata(element: ET.Element, tree: ET.Element) -> bool:
+    """Whether ``element`` is the RDF metadata block or inside it (compact_svg drops it)."""
+    block = tree.find("{http://www.w3.org/2000/svg}metadata")
+    return block is not None and any(element is e for e in block.iter())
 
 
 @pytest.mark.parametrize("name", DIAGRAMS)
