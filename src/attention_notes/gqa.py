@@ -114,6 +114,10 @@ class GroupedQueryAttention(nn.Module):
                 f"num_kv_groups (the number of key/value heads, not heads per group) must divide "
                 f"num_heads = {num_heads}, got num_kv_groups = {num_kv_groups}"
             )
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(
+                f"dtype must be a floating-point torch.dtype (e.g. torch.float32) or None, got {dtype!r}"
+            )
         if sliding_window is not None:
             check_positive_int("sliding_window", sliding_window)
         if isinstance(sink_tokens, bool) or not isinstance(sink_tokens, int):
@@ -257,6 +261,9 @@ class GroupedQueryAttention(nn.Module):
         """
         query = torch.arange(offset, offset + T, device=key_positions.device)[:, None]  # (T, 1)
         key = key_positions[None, :]  # (1, S)
-        in_window = (key <= query) & (key > query - self.sliding_window)  # (T, S)
-        sink = (key <= query) & (key < self.sink_tokens)  # (T, S)
+        # Positions stop at offset + T - 1: a larger window or sink count changes nothing, and capped
+        # there a huge int cannot overflow the int64 comparisons.
+        window, sinks = min(self.sliding_window, offset + T), min(self.sink_tokens, offset + T)
+        in_window = (key <= query) & (key > query - window)  # (T, S)
+        sink = (key <= query) & (key < sinks)  # (T, S)
         return ~(in_window | sink)  # (T, S), True = blocked

@@ -182,19 +182,24 @@ class KVCache:
         return all_keys, all_values
 
     def _evict(self, new: int) -> None:
-        """Keep the sinks and the last ``window`` of the entries held (old ones, then ``new`` new ones)."""
+        """Keep the sinks and the last ``window`` of the entries held (old ones, then ``new`` new ones).
+
+        The entries held are the sinks, positions ``0 .. n_sinks - 1``, then the
+        consecutive positions ``first .. seen - 1``; what goes is one run of them,
+        the positions ``sink_tokens .. seen - window - 1``. Worked out with Python
+        ints (no tensor of positions): no int64 overflow for a huge window, and
+        no data to read, so it runs on the meta device too.
+        """
         before = self._seen - new  # tokens seen before this update
-        device = self.keys.device
-        positions = torch.cat(
-            [self._held_positions(before, device), torch.arange(before, self._seen, device=device)]
-        )  # (S + T,): the entries held before, then the new ones
-        keep = (positions < self.sink_tokens) | (positions >= self._seen - self.window)  # (S + T,)
-        if bool(keep.all()):
+        n_sinks = min(self.sink_tokens, before)  # entries 0 .. n_sinks - 1: positions 0 .. n_sinks - 1
+        first = min(before, max(self.sink_tokens, before - self.window))  # the next entries' first position
+        lo, hi = max(first, self.sink_tokens), self._seen - self.window  # positions lo .. hi - 1 go
+        if lo >= hi:
             return
-        index = keep.nonzero().squeeze(1)  # (window + sink_tokens,)
-        # index_select copies: the evicted entries' memory is freed with the old tensors.
-        self.keys = self.keys.index_select(2, index)  # (B, G, window + sink_tokens, hd)
-        self.values = self.values.index_select(2, index)  # (B, G, window + sink_tokens, hd)
+        start, stop = n_sinks + lo - first, n_sinks + hi - first  # their entries
+        # cat copies: the evicted entries' memory is freed with the old tensors.
+        self.keys = torch.cat([self.keys[:, :, :start], self.keys[:, :, stop:]], dim=2)  # (B, G, S', hd)
+        self.values = torch.cat([self.values[:, :, :start], self.values[:, :, stop:]], dim=2)
 
     def __repr__(self) -> str:
         shape = None if self.keys is None else tuple(self.keys.shape)

@@ -82,8 +82,10 @@ class CacheConfig:
                 f"query heads), got num_heads = {self.num_heads}, num_kv_heads = {self.num_kv_heads}"
             )
         sinks = self.sink_tokens
-        if isinstance(sinks, bool) or not isinstance(sinks, int) or sinks < 0:
-            raise ValueError(f"sink_tokens must be an int >= 0, got {self.sink_tokens!r}")
+        if isinstance(sinks, bool) or not isinstance(sinks, int):
+            raise TypeError(f"sink_tokens must be an int >= 0, got {type(sinks).__name__} {sinks!r}")
+        if sinks < 0:
+            raise ValueError(f"sink_tokens must be an int >= 0, got {sinks}")
         if self.window is None and (self.global_every is not None or self.sink_tokens):
             raise ValueError(
                 "global_every and sink_tokens describe the local layers of a sliding window: "
@@ -123,22 +125,46 @@ class CacheConfig:
         return 2 * self.num_kv_heads * self.head_dim * self.dtype_bytes  # a key and a value per KV head
 
 
+def _check_config(config: object) -> CacheConfig:
+    if not isinstance(config, CacheConfig):
+        hint = (
+            " (a published model's is PUBLISHED[name].config)" if isinstance(config, PublishedModel) else ""
+        )
+        raise TypeError(f"config must be a CacheConfig{hint}, got {type(config).__name__} {config!r}")
+    return config
+
+
 def kv_bytes_per_token(config: CacheConfig) -> int:
     """Bytes one more token adds to the cache of all layers while no window is full."""
+    _check_config(config)
     return config.num_layers * config.bytes_per_token_per_layer
 
 
 def cached_tokens(config: CacheConfig, context_length: int) -> tuple[int, ...]:
     """How many tokens each layer keeps after ``context_length`` tokens: all, or its window and sinks."""
+    _check_config(config)
     check_positive_int("context_length", context_length)
     kept = [context_length if w is None else w + config.sink_tokens for w in config.layer_windows]
     return tuple(min(context_length, n) for n in kept)
 
 
 def kv_cache_bytes(config: CacheConfig, context_length: int, batch_size: int = 1) -> int:
-    """Bytes of the whole cache after ``context_length`` tokens, for ``batch_size`` sequences."""
+    """Bytes of the whole cache after ``context_length`` tokens, for ``batch_size`` sequences.
+
+    The sum of :func:`cached_tokens` over the layers, counted without listing
+    them (a test compares the two): a global layer keeps every token, a local
+    one its window and sinks.
+    """
+    _check_config(config)
+    check_positive_int("context_length", context_length)
     check_positive_int("batch_size", batch_size)
-    return batch_size * sum(cached_tokens(config, context_length)) * config.bytes_per_token_per_layer
+    if config.window is None:
+        num_global = config.num_layers
+    else:
+        num_global = 0 if config.global_every is None else config.num_layers // config.global_every
+    local = min(context_length, config.window + config.sink_tokens) if config.window is not None else 0
+    tokens = num_global * context_length + (config.num_layers - num_global) * local
+    return batch_size * tokens * config.bytes_per_token_per_layer
 
 
 @dataclass(frozen=True)
@@ -149,6 +175,21 @@ class PublishedModel:
     config: CacheConfig
     context_length: int
     sources: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise TypeError(f"name must be a non-empty str, got {self.name!r}")
+        _check_config(self.config)
+        check_positive_int("context_length", self.context_length)
+        if (
+            not isinstance(self.sources, tuple)
+            or not self.sources
+            or not all(isinstance(source, str) and source.strip() for source in self.sources)
+        ):
+            raise TypeError(
+                f"sources must be a non-empty tuple of str (where the numbers come from), got "
+                f"{self.sources!r}"
+            )
 
 
 # Every number below was checked against the sources named next to it: the

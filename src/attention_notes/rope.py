@@ -28,7 +28,7 @@ Shapes: ``x`` is (B, H, T, hd), ``hd = head_dim``; the tables ``cos`` and
 
 import torch
 
-from attention_notes.checks import check_positive_int, check_tensor, compute_dtype
+from attention_notes.checks import MAX_MASK_BYTES, check_positive_int, check_tensor, compute_dtype
 
 __all__ = [
     "apply_rope",
@@ -71,6 +71,13 @@ def compute_rope_params(
     check_positive_int("context_length", context_length)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    table = context_length * head_dim * 4  # bytes of one float32 table (the angles are float32)
+    if table > MAX_MASK_BYTES:
+        raise ValueError(
+            f"context_length = {context_length} with head_dim = {head_dim} needs RoPE tables of "
+            f"{table:,} bytes each ({table / 2**30:,.1f} GiB), more than the {MAX_MASK_BYTES / 2**30:g} GiB "
+            f"the package allows (context_length <= {MAX_MASK_BYTES // (head_dim * 4):,} at this head_dim)"
+        )
     exponents = torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim  # (hd/2,)
     inv_freq = 1.0 / (theta_base**exponents)  # (hd/2,): theta_i, from 1 down to about 1/theta_base
     positions = torch.arange(context_length, dtype=torch.float32)  # (context_length,)

@@ -19,7 +19,7 @@ may not look** (:mod:`attention_notes.masks`).
 
 import torch
 
-from attention_notes.checks import check_positive_int
+from attention_notes.checks import MAX_MASK_BYTES, check_device, check_positive_int
 
 __all__ = ["sliding_window_mask"]
 
@@ -60,6 +60,15 @@ def sliding_window_mask(
         raise ValueError(
             f"S must be >= T: the T = {T} queries are the last T of the S keys' positions, got S = {S}"
         )
+    if T * S > MAX_MASK_BYTES:
+        raise ValueError(
+            f"T = {T} and S = {S} need a mask of {T * S:,} bytes, more than the "
+            f"{MAX_MASK_BYTES / 2**30:g} GiB the package allows for one mask"
+        )
+    device = check_device("device", device)
+    # A window or sink count of S or more already reaches every key: capped at S, so that a huge
+    # int (2**63 and up) cannot overflow the int64 comparisons below.
+    window, sink_tokens = min(window, S), min(sink_tokens, S)
     position = torch.arange(T, device=device)[:, None] + (S - T)  # (T, 1): each query's position
     key = torch.arange(S, device=device)[None, :]  # (1, S)
     in_window = (key <= position) & (key > position - window)  # (T, S)
