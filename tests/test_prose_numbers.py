@@ -250,7 +250,10 @@ SOURCES = {
     "fa_tiled_causal_share": (lambda: _flash("causal", "tiled") / _flash("non_causal", "tiled"), "{:.1f}"),
     "fa_causal_tiled_sdpa": (lambda: _flash_ratio("causal", "tiled_over_sdpa"), "{:.1f}"),
     "fa_causal_explicit_sdpa": (lambda: _flash_ratio("causal", "explicit_over_sdpa"), "{:.1f}"),
-    "fa_causal_explicit_sdpa_medians": (lambda: _flash("causal", "explicit") / _flash("causal", "sdpa"), "{:.1f}"),
+    "fa_causal_explicit_sdpa_medians": (
+        lambda: _flash("causal", "explicit") / _flash("causal", "sdpa"),
+        "{:.1f}",
+    ),
     "fa_minutes": (lambda: load_attention_memory()["seconds"] / 60, "{:.0f}"),
 }
 
