@@ -4,7 +4,8 @@ The probe drove the sliding window, grouped-query attention with its windowed
 cache, RoPE's tables, MLA and the KV-memory estimator with absurd sizes,
 wrong types and the meta device. The one silent wrong answer (a window or a
 sink count of 2**63 and more wrapped around in int64 and changed the mask) is
-W1; the rest were errors that named neither the argument nor what it takes.
+W1; W2-W6 were errors that named neither the argument nor what it takes; T1
+was tiled attention refusing inputs for which SDPA returns a finite result.
 """
 
 import math
@@ -13,6 +14,7 @@ import time
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from attention_notes.gqa import GroupedQueryAttention
 from attention_notes.kv_cache import KVCache
@@ -20,6 +22,7 @@ from attention_notes.kv_memory import PUBLISHED, CacheConfig, PublishedModel, ca
 from attention_notes.mla import MultiHeadLatentAttention
 from attention_notes.rope import compute_rope_params
 from attention_notes.sliding_window import sliding_window_mask
+from attention_notes.tiled import tiled_attention
 
 # A warm run skips these tests while their inputs are unchanged since they passed (tests/unchanged.py).
 pytestmark = pytest.mark.inputs("src/attention_notes")
@@ -185,3 +188,38 @@ def test_w6_a_published_model_is_checked_when_made(args, message):
 
 def test_w6_every_published_model_passes_its_own_checks():
     assert all(math.isfinite(kv_cache_bytes(m.config, m.context_length)) for m in PUBLISHED.values())
+
+
+# ---- T1: tiled attention refused scores that overflow only where the mask blocks them ---------------
+
+
+def test_t1_an_overflow_the_causal_mask_blocks_is_computed_like_sdpa():
+    q, k, v = torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2), torch.randn(1, 1, 3, 2)
+    q[0, 0, 0, 0] = k[0, 0, 2, 0] = 1e20  # query 0's score with key 2 is inf, and key 2 is in its future
+    out, _ = tiled_attention(q, k, v, causal=True, block_size=2)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+
+def test_t1_a_product_that_overflows_before_the_scale_is_computed_like_sdpa():
+    """q * scale = 1e39 is beyond float32, the score q k * scale = 1e9 is not: sqrt(scale) on each side."""
+    q, k, v = torch.full((1, 1, 2, 1), 1e38), torch.full((1, 1, 2, 1), 1e-30), torch.randn(1, 1, 2, 3)
+    out, _ = tiled_attention(q, k, v, scale=10.0)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, scale=10.0))
+
+
+def test_t1_an_overflow_a_query_sees_is_still_refused():
+    q, k, v = torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2), torch.randn(1, 1, 3, 2)
+    q[0, 0, 2, 0] = k[0, 0, 0, 0] = 1e20  # the last query sees key 0
+    with pytest.raises(ValueError, match=r"overflowed torch.float32 .* scale q or k down"):
+        tiled_attention(q, k, v, causal=True)
+    q[0, 0, 2, 0] = -1e20  # every score of the last query's row... but one: -inf there is a weight of 0
+    torch.testing.assert_close(
+        tiled_attention(q, k, v, causal=True)[0], F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    )
+
+
+def test_t1_a_row_whose_every_visible_score_overflowed_to_minus_inf_is_refused():
+    q, k, v = torch.zeros(1, 1, 1, 1), torch.full((1, 1, 2, 1), 1e20), torch.randn(1, 1, 2, 3)
+    q[0, 0, 0, 0] = -1e20
+    with pytest.raises(ValueError, match="every score that a row of q may see overflowed to -inf"):
+        tiled_attention(q, k, v)

@@ -128,7 +128,8 @@ def test_steps_show_the_running_max_and_sum_and_end_at_the_result():
     steps = list(tiled_attention_steps(q, k, v, block_size=4))
     assert [(s.block, s.start, s.stop) for s in steps] == [(0, 0, 4), (1, 4, 8), (2, 8, 10)]
     assert all(isinstance(s, TiledStep) for s in steps)
-    attn_scores = q @ k.mT / 2  # (1, 1, 3, 10), scale 1 / sqrt(4)
+    root = math.sqrt(1 / 2)  # sqrt(scale) on each side, scale 1 / sqrt(4)
+    attn_scores = (q * root) @ (k * root).mT  # (1, 1, 3, 10)
     for s in steps:  # after each block, m and l are those of the keys seen so far
         seen = attn_scores[..., : s.stop]
         torch.testing.assert_close(s.running_max, seen.amax(-1), rtol=0, atol=0)
@@ -148,7 +149,8 @@ def test_a_block_a_row_cannot_see_leaves_its_state_unchanged():
     steps = list(tiled_attention_steps(q, k, v, block_size=2, causal=True))
     assert len(steps) == 5
     for s in steps:
-        assert s.running_max[0, 0, 0] == (q[0, 0, 0] @ k[0, 0, 0]) / 2  # the one score row 0 sees
+        root = math.sqrt(1 / 2)  # sqrt(scale) on each side, scale 1 / sqrt(4)
+        assert s.running_max[0, 0, 0] == (q[0, 0, 0] * root) @ (k[0, 0, 0] * root)  # the one score row 0 sees
         assert s.running_sum[0, 0, 0] == 1.0
         assert torch.equal(s.accumulator[0, 0, 0], v[0, 0, 0])
         assert torch.isfinite(s.running_max).all() and torch.isfinite(s.accumulator).all()

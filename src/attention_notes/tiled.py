@@ -33,13 +33,14 @@ from typing import NamedTuple
 import torch
 
 from attention_notes.checks import (
+    all_finite,
     check_bool,
     check_positive_int,
     check_same_dtype_and_device,
-    check_scores_finite,
     check_size,
     check_tensor,
     compute_dtype,
+    has_values,
 )
 
 __all__ = ["TiledStep", "tiled_attention", "tiled_attention_steps"]
@@ -87,13 +88,35 @@ def _check(
     return q, k, v, float(scale)
 
 
+def _check_block(attn_scores: torch.Tensor) -> None:
+    """Raise if a score a query may see overflowed to +inf or NaN (one pass: the largest value).
+
+    A score that overflowed to -inf is a weight of exactly 0, the limit of
+    ``exp`` at any large negative score, as SDPA gives; a row whose every
+    visible score is -inf is caught at the end (:func:`tiled_attention`).
+    """
+    if not has_values(attn_scores) or not attn_scores.numel():
+        return
+    largest_score = attn_scores.amax().item()  # NaN if any is NaN; -inf if all are (blocked or 0 weights)
+    if math.isnan(largest_score) or largest_score == math.inf:
+        largest = torch.finfo(attn_scores.dtype).max
+        raise ValueError(
+            f"attn_scores = q @ k.mT * scale overflowed {attn_scores.dtype} (largest finite value "
+            f"{largest:.4g}) although the inputs are finite; scale q or k down, e.g. divide by their "
+            "largest absolute value"
+        )
+
+
 def _steps(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int, causal: bool, scale: float
 ) -> Iterator[TiledStep]:
     B, H, T, _ = q.shape
     S, d_v = k.shape[-2], v.shape[-1]
     dtype = compute_dtype(q.dtype)  # half types are computed in float32, as everywhere in the package
-    q, k, v = q.to(dtype) * scale, k.to(dtype), v.to(dtype)  # q scaled once, not every block's scores
+    # sqrt(scale) on each side, as SDPA does: (q * scale) @ k.mT could overflow although the
+    # scaled scores are finite. q once; each key block as it comes (no second copy of k).
+    root = math.sqrt(scale)
+    q, k, v = q.to(dtype) * root, k.to(dtype), v.to(dtype)
     m = torch.full((B, H, T), -torch.inf, dtype=dtype, device=q.device)  # (B, H, T)
     l = torch.zeros(B, H, T, dtype=dtype, device=q.device)  # noqa: E741  (B, H, T), the paper's name
     acc = torch.zeros(B, H, T, d_v, dtype=dtype, device=q.device)  # (B, H, T, d_v)
@@ -102,12 +125,13 @@ def _steps(
     for block, start in enumerate(range(0, S, block_size)):
         stop = min(start + block_size, S)  # the last block may be shorter
         k_blk, v_blk = k[:, :, start:stop], v[:, :, start:stop]  # (B, H, s, d), (B, H, s, d_v)
-        attn_scores = q @ k_blk.mT  # (B, H, T, d) @ (B, H, d, s) -> (B, H, T, s), already scaled
-        check_scores_finite(attn_scores, "(q * scale) @ k.mT", "q or k")
+        attn_scores = q @ (k_blk * root).mT  # (B, H, T, d) @ (B, H, d, s) -> (B, H, T, s), scaled
         if causal:
             key_pos = torch.arange(start, stop, device=q.device)  # (s,)
             blocked = key_pos > query_pos[:, None]  # (T, s), True = blocked
             attn_scores = attn_scores.masked_fill(blocked, -torch.inf)  # (B, H, T, s)
+        # After the mask: a score that overflowed where the mask blocks it is never used.
+        _check_block(attn_scores)
         # The maximum only keeps exp() in range; the result does not depend on it, so
         # autograd need not differentiate it (FlashAttention treats it as a constant too).
         # Every row sees key 0 (T <= S under causal), so m is finite from the first block on:
@@ -164,4 +188,9 @@ def tiled_attention(
         last = step  # only the state after the last block is kept
     out = last.accumulator / last.running_sum[..., None]  # (B, H, T, d_v): divide by l once, at the end
     lse = last.running_max + torch.log(last.running_sum)  # (B, H, T): log(sum exp(s)) = m + log(l)
+    if not all_finite(out):  # every score a row sees overflowed to -inf: m stayed -inf, exp(m - m) is NaN
+        raise ValueError(
+            "every score that a row of q may see overflowed to -inf although the inputs are finite; "
+            "scale q or k down, e.g. divide by their largest absolute value"
+        )
     return out.to(q.dtype), lse
