@@ -370,7 +370,7 @@ QUOTES["flash-attention.en.md"] = [
     "widens to {fa_causal_tiled_sdpa} times",
     "Explicit attention takes {fa_causal_explicit_sdpa} times as long as SDPA",
     "dividing the table's median times gives {fa_causal_explicit_sdpa_medians}",
-    "({fa_minutes} minutes on the author's busy machine)",
+    "({fa_minutes} minutes on the author's machine)",
 ]
 QUOTES["flash-attention.md"] = [
     "2 回の差は最大 {fa_spread} MiB でした",
