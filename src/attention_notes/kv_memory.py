@@ -118,6 +118,13 @@ class CacheConfig:
         return tuple(None if (i + 1) % every == 0 else self.window for i in range(self.num_layers))
 
     @property
+    def num_global_layers(self) -> int:
+        """How many layers are global (None in :attr:`layer_windows`), counted without listing them."""
+        if self.window is None:
+            return self.num_layers
+        return 0 if self.global_every is None else self.num_layers // self.global_every
+
+    @property
     def bytes_per_token_per_layer(self) -> int:
         """What one token adds to one layer's cache."""
         if self.kv_lora_rank is not None:
@@ -158,11 +165,8 @@ def kv_cache_bytes(config: CacheConfig, context_length: int, batch_size: int = 1
     _check_config(config)
     check_positive_int("context_length", context_length)
     check_positive_int("batch_size", batch_size)
-    if config.window is None:
-        num_global = config.num_layers
-    else:
-        num_global = 0 if config.global_every is None else config.num_layers // config.global_every
-    local = min(context_length, config.window + config.sink_tokens) if config.window is not None else 0
+    num_global = config.num_global_layers
+    local = 0 if config.window is None else min(context_length, config.window + config.sink_tokens)
     tokens = num_global * context_length + (config.num_layers - num_global) * local
     return batch_size * tokens * config.bytes_per_token_per_layer
 

@@ -101,7 +101,7 @@ def render_svg(fig: Figure, compact: bool = True) -> str:
     return compact_svg(buffer.getvalue()) if compact else buffer.getvalue()
 
 
-# A number with more than two decimals; a base64 data URI (its alphabet has no dot).
+# A number with more than two decimals; an embedded image's base64 data URI.
 _LONG_DECIMAL = re.compile(r"-?\d+\.\d{3,}")
 _DATA_URI = re.compile(r'href="data:[^"]*"')
 # Where the numbers are positions in points: path data and translations (not
